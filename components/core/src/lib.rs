@@ -1,0 +1,19 @@
+//! ferrotel-core: what every component shares — the data type, consumers, factories, the config
+//! language, the pipeline graph and self-telemetry.
+
+pub mod component;
+pub mod config;
+pub mod consumer;
+pub mod exporterhelper;
+pub mod graph;
+pub mod otlp_json;
+pub mod process;
+pub mod signal;
+pub mod telemetry;
+pub mod testing;
+pub mod tls;
+pub mod wire;
+
+pub use component::{ComponentId, Kind, Stability};
+pub use consumer::{ConsumeError, Consumer, ConsumerRef};
+pub use signal::{Signal, Telemetry};

@@ -1,0 +1,347 @@
+//! The unit of data that flows through pipelines. A `Telemetry` batch may hold the protobuf bytes it
+//! arrived as, the decoded request, or both: it is decoded only when a component first reads it and
+//! re-encoded only when one changed it (DESIGN §1).
+
+use bytes::{Bytes, BytesMut};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use prost::Message;
+use std::fmt;
+
+use crate::wire::{self, ItemPath, WireError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// The item name otelcol uses in its self-telemetry metric names.
+    pub fn item_name(self) -> &'static str {
+        match self {
+            Signal::Traces => "spans",
+            Signal::Metrics => "metric_points",
+            Signal::Logs => "log_records",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|signal| signal.as_str() == s)
+    }
+
+    fn item_path(self) -> ItemPath {
+        match self {
+            Signal::Traces => wire::TRACES,
+            Signal::Metrics => wire::METRICS,
+            Signal::Logs => wire::LOGS,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("malformed protobuf: {0}")]
+    Prost(#[from] prost::DecodeError),
+    #[error("expected {expected} data, got {actual}")]
+    WrongSignal { expected: Signal, actual: Signal },
+}
+
+#[derive(Clone, Debug)]
+enum Decoded {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
+impl Decoded {
+    fn decode(signal: Signal, bytes: &[u8]) -> Result<Decoded, prost::DecodeError> {
+        Ok(match signal {
+            Signal::Traces => Decoded::Traces(ExportTraceServiceRequest::decode(bytes)?),
+            Signal::Metrics => Decoded::Metrics(ExportMetricsServiceRequest::decode(bytes)?),
+            Signal::Logs => Decoded::Logs(ExportLogsServiceRequest::decode(bytes)?),
+        })
+    }
+
+    fn encode(&self) -> Bytes {
+        match self {
+            Decoded::Traces(r) => r.encode_to_vec().into(),
+            Decoded::Metrics(r) => r.encode_to_vec().into(),
+            Decoded::Logs(r) => r.encode_to_vec().into(),
+        }
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Decoded::Traces(r) => r.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
+            Decoded::Logs(r) => r.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
+            Decoded::Metrics(r) => r
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .map(|m| match &m.data {
+                    Some(Data::Gauge(g)) => g.data_points.len(),
+                    Some(Data::Sum(s)) => s.data_points.len(),
+                    Some(Data::Histogram(h)) => h.data_points.len(),
+                    Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                    Some(Data::Summary(s)) => s.data_points.len(),
+                    None => 0,
+                })
+                .sum(),
+        }
+    }
+}
+
+/// A batch of one signal's data, as an OTLP export request.
+#[derive(Clone, Debug)]
+pub struct Telemetry {
+    signal: Signal,
+    /// The protobuf encoding, valid whenever it is `Some`.
+    encoded: Option<Bytes>,
+    /// The decoded request, valid whenever it is `Some`. At least one of the two is always set.
+    decoded: Option<Box<Decoded>>,
+    /// Item count of `encoded`; recounted from `decoded` after a mutation.
+    items: usize,
+}
+
+impl Telemetry {
+    /// Wraps an encoded export request, checking its framing down to the items and counting them.
+    pub fn from_encoded(signal: Signal, bytes: Bytes) -> Result<Telemetry, DecodeError> {
+        let items = wire::count_items(&bytes, signal.item_path())?;
+        Ok(Telemetry { signal, encoded: Some(bytes), decoded: None, items })
+    }
+
+    pub fn from_traces(request: ExportTraceServiceRequest) -> Telemetry {
+        Self::from_decoded(Signal::Traces, Decoded::Traces(request))
+    }
+
+    pub fn from_metrics(request: ExportMetricsServiceRequest) -> Telemetry {
+        Self::from_decoded(Signal::Metrics, Decoded::Metrics(request))
+    }
+
+    pub fn from_logs(request: ExportLogsServiceRequest) -> Telemetry {
+        Self::from_decoded(Signal::Logs, Decoded::Logs(request))
+    }
+
+    fn from_decoded(signal: Signal, decoded: Decoded) -> Telemetry {
+        let items = decoded.count();
+        Telemetry { signal, encoded: None, decoded: Some(Box::new(decoded)), items }
+    }
+
+    pub fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    /// Spans, metric data points or log records in this batch.
+    pub fn item_count(&self) -> usize {
+        self.items
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// The protobuf encoding; encodes only if the batch was decoded and changed.
+    pub fn to_encoded(&self) -> Bytes {
+        match (&self.encoded, &self.decoded) {
+            (Some(bytes), _) => bytes.clone(),
+            (None, Some(decoded)) => decoded.encode(),
+            (None, None) => unreachable!("a batch always holds one representation"),
+        }
+    }
+
+    pub fn into_encoded(self) -> Bytes {
+        self.to_encoded()
+    }
+
+    /// The encoded size in bytes (encodes if needed).
+    pub fn encoded_len(&self) -> usize {
+        match (&self.encoded, &self.decoded) {
+            (Some(bytes), _) => bytes.len(),
+            (None, Some(decoded)) => match decoded.as_ref() {
+                Decoded::Traces(r) => r.encoded_len(),
+                Decoded::Metrics(r) => r.encoded_len(),
+                Decoded::Logs(r) => r.encoded_len(),
+            },
+            (None, None) => 0,
+        }
+    }
+
+    fn decoded(&mut self) -> Result<&mut Decoded, DecodeError> {
+        if self.decoded.is_none() {
+            let bytes = self.encoded.as_ref().expect("a batch always holds one representation");
+            self.decoded = Some(Box::new(Decoded::decode(self.signal, bytes)?));
+        }
+        Ok(self.decoded.as_mut().expect("just set"))
+    }
+
+    /// Read access to the decoded traces; decodes once and keeps the bytes for forwarding.
+    pub fn traces(&mut self) -> Result<&ExportTraceServiceRequest, DecodeError> {
+        let signal = self.signal;
+        match self.decoded()? {
+            Decoded::Traces(r) => Ok(r),
+            _ => Err(DecodeError::WrongSignal { expected: Signal::Traces, actual: signal }),
+        }
+    }
+
+    pub fn metrics(&mut self) -> Result<&ExportMetricsServiceRequest, DecodeError> {
+        let signal = self.signal;
+        match self.decoded()? {
+            Decoded::Metrics(r) => Ok(r),
+            _ => Err(DecodeError::WrongSignal { expected: Signal::Metrics, actual: signal }),
+        }
+    }
+
+    pub fn logs(&mut self) -> Result<&ExportLogsServiceRequest, DecodeError> {
+        let signal = self.signal;
+        match self.decoded()? {
+            Decoded::Logs(r) => Ok(r),
+            _ => Err(DecodeError::WrongSignal { expected: Signal::Logs, actual: signal }),
+        }
+    }
+
+    /// Changes the decoded traces in place; the old encoding is dropped and the items recounted.
+    pub fn modify_traces<R>(&mut self, f: impl FnOnce(&mut ExportTraceServiceRequest) -> R) -> Result<R, DecodeError> {
+        let signal = self.signal;
+        let result = match self.decoded()? {
+            Decoded::Traces(r) => f(r),
+            _ => return Err(DecodeError::WrongSignal { expected: Signal::Traces, actual: signal }),
+        };
+        self.after_modify();
+        Ok(result)
+    }
+
+    pub fn modify_metrics<R>(&mut self, f: impl FnOnce(&mut ExportMetricsServiceRequest) -> R) -> Result<R, DecodeError> {
+        let signal = self.signal;
+        let result = match self.decoded()? {
+            Decoded::Metrics(r) => f(r),
+            _ => return Err(DecodeError::WrongSignal { expected: Signal::Metrics, actual: signal }),
+        };
+        self.after_modify();
+        Ok(result)
+    }
+
+    pub fn modify_logs<R>(&mut self, f: impl FnOnce(&mut ExportLogsServiceRequest) -> R) -> Result<R, DecodeError> {
+        let signal = self.signal;
+        let result = match self.decoded()? {
+            Decoded::Logs(r) => f(r),
+            _ => return Err(DecodeError::WrongSignal { expected: Signal::Logs, actual: signal }),
+        };
+        self.after_modify();
+        Ok(result)
+    }
+
+    fn after_modify(&mut self) {
+        self.encoded = None;
+        self.items = self.decoded.as_ref().map_or(0, |d| d.count());
+    }
+
+    /// Joins batches of one signal into one. Repeated protobuf fields concatenate, so joining encoded
+    /// requests is a byte copy, never a decode.
+    pub fn concat(signal: Signal, parts: Vec<Telemetry>) -> Telemetry {
+        let mut parts = parts.into_iter().filter(|p| !p.is_empty()).peekable();
+        let Some(first) = parts.next() else {
+            return Telemetry { signal, encoded: Some(Bytes::new()), decoded: None, items: 0 };
+        };
+        if parts.peek().is_none() {
+            return first;
+        }
+        let mut items = first.items;
+        let mut buf = BytesMut::from(first.to_encoded().as_ref());
+        for part in parts {
+            debug_assert_eq!(part.signal, signal);
+            items += part.items;
+            buf.extend_from_slice(&part.to_encoded());
+        }
+        Telemetry { signal, encoded: Some(buf.freeze()), decoded: None, items }
+    }
+
+    /// Splits into batches of at most `max_items` items (0 = no limit), at span / data-point-carrying
+    /// metric / log-record granularity, without decoding.
+    pub fn split(self, max_items: usize) -> Result<Vec<Telemetry>, DecodeError> {
+        if max_items == 0 || self.items <= max_items {
+            return Ok(vec![self]);
+        }
+        let signal = self.signal;
+        let bytes = self.into_encoded();
+        Ok(wire::split(&bytes, signal.item_path(), max_items)?
+            .into_iter()
+            .map(|(encoded, items)| Telemetry { signal, encoded: Some(encoded), decoded: None, items })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn traces(n: usize) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..n).map(|i| Span { name: format!("s{i}"), ..Default::default() }).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn encoded_batches_are_read_lazily_and_forwarded_unchanged() {
+        let bytes: Bytes = traces(3).encode_to_vec().into();
+        let mut t = Telemetry::from_encoded(Signal::Traces, bytes.clone()).unwrap();
+        assert_eq!(t.item_count(), 3);
+        assert_eq!(t.traces().unwrap().resource_spans.len(), 1);
+        // Reading does not force a re-encode: the original buffer is passed on.
+        assert_eq!(t.to_encoded().as_ptr(), bytes.as_ptr());
+    }
+
+    #[test]
+    fn modifying_recounts_and_reencodes() {
+        let mut t = Telemetry::from_encoded(Signal::Traces, traces(3).encode_to_vec().into()).unwrap();
+        t.modify_traces(|r| r.resource_spans[0].scope_spans[0].spans.truncate(1)).unwrap();
+        assert_eq!(t.item_count(), 1);
+        let again = Telemetry::from_encoded(Signal::Traces, t.into_encoded()).unwrap();
+        assert_eq!(again.item_count(), 1);
+    }
+
+    #[test]
+    fn wrong_signal_is_reported() {
+        let mut t = Telemetry::from_traces(traces(1));
+        assert!(matches!(t.logs(), Err(DecodeError::WrongSignal { .. })));
+    }
+
+    #[test]
+    fn concat_then_split_round_trips_the_items() {
+        let parts = (1..=4).map(|n| Telemetry::from_traces(traces(n))).collect();
+        let joined = Telemetry::concat(Signal::Traces, parts);
+        assert_eq!(joined.item_count(), 10);
+        let pieces = joined.split(3).unwrap();
+        assert!(pieces.iter().all(|p| p.item_count() <= 3));
+        assert_eq!(pieces.iter().map(Telemetry::item_count).sum::<usize>(), 10);
+    }
+}

@@ -1,0 +1,252 @@
+//! Just enough of the protobuf wire format to count, check and split OTLP export requests without
+//! decoding them. A relay that never looks inside a batch pays for this walk instead of a full decode.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Where the items of one signal sit: at each depth, the field numbers that lead one level down.
+/// The entries at the last depth are the items (spans, data points, log records).
+pub type ItemPath = &'static [&'static [u32]];
+
+/// ExportTraceServiceRequest.resource_spans → ResourceSpans.scope_spans → ScopeSpans.spans
+pub const TRACES: ItemPath = &[&[1], &[2], &[2]];
+/// ExportLogsServiceRequest.resource_logs → ResourceLogs.scope_logs → ScopeLogs.log_records
+pub const LOGS: ItemPath = &[&[1], &[2], &[2]];
+/// ExportMetricsServiceRequest.resource_metrics → scope_metrics → metrics →
+/// gauge|sum|histogram|exponential_histogram|summary → data_points
+pub const METRICS: ItemPath = &[&[1], &[2], &[2], &[5, 7, 9, 10, 11], &[1]];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed protobuf: {0}")]
+pub struct WireError(pub &'static str);
+
+const WIRE_VARINT: u8 = 0;
+const WIRE_I64: u8 = 1;
+const WIRE_LEN: u8 = 2;
+const WIRE_I32: u8 = 5;
+
+fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *buf.get(*pos).ok_or(WireError("truncated varint"))?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(WireError("varint longer than 10 bytes"))
+}
+
+/// One top-level field of a message: its number, the whole raw field (tag included), and for
+/// length-delimited fields the payload.
+struct Field<'a> {
+    number: u32,
+    raw: &'a [u8],
+    payload: Option<&'a [u8]>,
+}
+
+fn fields(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, WireError>> {
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        if pos >= buf.len() {
+            return None;
+        }
+        Some(next_field(buf, &mut pos))
+    })
+}
+
+fn next_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Field<'a>, WireError> {
+    let start = *pos;
+    let tag = read_varint(buf, pos)?;
+    let number = u32::try_from(tag >> 3).map_err(|_| WireError("field number out of range"))?;
+    if number == 0 {
+        return Err(WireError("field number 0"));
+    }
+    let mut payload = None;
+    match (tag & 7) as u8 {
+        WIRE_VARINT => {
+            read_varint(buf, pos)?;
+        }
+        WIRE_I64 => *pos += 8,
+        WIRE_I32 => *pos += 4,
+        WIRE_LEN => {
+            let len = usize::try_from(read_varint(buf, pos)?).map_err(|_| WireError("length overflow"))?;
+            let end = pos.checked_add(len).ok_or(WireError("length overflow"))?;
+            if end > buf.len() {
+                return Err(WireError("length-delimited field runs past the end"));
+            }
+            payload = Some(&buf[*pos..end]);
+            *pos = end;
+        }
+        _ => return Err(WireError("unsupported wire type")),
+    }
+    if *pos > buf.len() {
+        return Err(WireError("fixed-width field runs past the end"));
+    }
+    Ok(Field { number, raw: &buf[start..*pos], payload })
+}
+
+/// Counts the items under `path`, checking the framing of every message on the way down.
+pub fn count_items(buf: &[u8], path: ItemPath) -> Result<usize, WireError> {
+    let (wanted, rest) = path.split_first().expect("item path is never empty");
+    let mut count = 0usize;
+    for field in fields(buf) {
+        let field = field?;
+        if !wanted.contains(&field.number) {
+            continue;
+        }
+        let payload = field.payload.ok_or(WireError("expected a length-delimited message"))?;
+        count += if rest.is_empty() { 1 } else { count_items(payload, rest)? };
+    }
+    Ok(count)
+}
+
+fn put_len_field(out: &mut BytesMut, number: u32, payload: &[u8]) {
+    put_varint(out, (u64::from(number) << 3) | u64::from(WIRE_LEN));
+    put_varint(out, payload.len() as u64);
+    out.put_slice(payload);
+}
+
+fn put_varint(out: &mut BytesMut, mut value: u64) {
+    while value >= 0x80 {
+        out.put_u8((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.put_u8(value as u8);
+}
+
+/// A piece of a split message: its encoding and how many items it holds.
+pub type Piece = (Bytes, usize);
+
+/// Splits one encoded message into pieces of at most `max_items` items each. Fields that do not
+/// lead to items (a resource, a scope, a schema url) are repeated in every piece, so each piece is a
+/// complete message of the same type. Only a single leaf item can exceed the limit.
+pub fn split(buf: &[u8], path: ItemPath, max_items: usize) -> Result<Vec<Piece>, WireError> {
+    let max_items = max_items.max(1);
+    let (wanted, rest) = path.split_first().expect("item path is never empty");
+    let mut header = BytesMut::new();
+    let mut children = Vec::new();
+    for field in fields(buf) {
+        let field = field?;
+        if wanted.contains(&field.number) {
+            let payload = field.payload.ok_or(WireError("expected a length-delimited message"))?;
+            let count = if rest.is_empty() { 1 } else { count_items(payload, rest)? };
+            children.push((field, count));
+        } else {
+            header.put_slice(field.raw);
+        }
+    }
+    let mut pieces = Vec::new();
+    let mut current = header.clone();
+    let mut current_items = 0usize;
+    for (field, count) in children {
+        if current_items + count <= max_items {
+            current.put_slice(field.raw);
+            current_items += count;
+            continue;
+        }
+        if current_items > 0 {
+            pieces.push((std::mem::replace(&mut current, header.clone()).freeze(), current_items));
+            current_items = 0;
+        }
+        if count <= max_items || rest.is_empty() {
+            current.put_slice(field.raw);
+            current_items = count;
+            continue;
+        }
+        let payload = field.payload.expect("checked above");
+        for (sub, sub_items) in split(payload, rest, max_items)? {
+            let mut piece = header.clone();
+            put_len_field(&mut piece, field.number, &sub);
+            pieces.push((piece.freeze(), sub_items));
+        }
+    }
+    if current_items > 0 || pieces.is_empty() {
+        pieces.push((current.freeze(), current_items));
+    }
+    Ok(pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
+    fn request(resources: usize, scopes: usize, spans: usize) -> ExportTraceServiceRequest {
+        let span = |i: usize| Span { name: format!("span-{i}"), ..Default::default() };
+        let scope = |s: usize| ScopeSpans {
+            spans: (0..spans).map(|i| span(s * 1000 + i)).collect(),
+            schema_url: "https://example/scope".into(),
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: (0..resources)
+                .map(|_| ResourceSpans {
+                    scope_spans: (0..scopes).map(scope).collect(),
+                    schema_url: "https://example/resource".into(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn counts_spans_across_resources_and_scopes() {
+        let bytes = request(3, 2, 5).encode_to_vec();
+        assert_eq!(count_items(&bytes, TRACES).unwrap(), 30);
+    }
+
+    #[test]
+    fn truncated_input_is_an_error() {
+        let bytes = request(2, 2, 2).encode_to_vec();
+        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(count_items(&bytes[..cut], TRACES).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn split_keeps_every_span_once_and_respects_the_limit() {
+        let original = request(2, 3, 7);
+        let bytes = original.encode_to_vec();
+        let pieces = split(&bytes, TRACES, 4).unwrap();
+        let mut names = Vec::new();
+        for (piece, items) in &pieces {
+            assert!(*items <= 4);
+            let decoded = ExportTraceServiceRequest::decode(piece.as_ref()).unwrap();
+            let spans: Vec<_> = decoded
+                .resource_spans
+                .iter()
+                .flat_map(|r| {
+                    assert_eq!(r.schema_url, "https://example/resource");
+                    r.scope_spans.iter()
+                })
+                .flat_map(|s| {
+                    assert_eq!(s.schema_url, "https://example/scope");
+                    s.spans.iter()
+                })
+                .map(|s| s.name.clone())
+                .collect();
+            assert_eq!(spans.len(), *items);
+            names.extend(spans);
+        }
+        let expected: Vec<_> = original
+            .resource_spans
+            .iter()
+            .flat_map(|r| r.scope_spans.iter())
+            .flat_map(|s| s.spans.iter())
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn concatenated_requests_decode_as_one() {
+        let a = request(1, 1, 2).encode_to_vec();
+        let b = request(2, 1, 3).encode_to_vec();
+        let joined = [a, b].concat();
+        assert_eq!(count_items(&joined, TRACES).unwrap(), 8);
+        assert_eq!(ExportTraceServiceRequest::decode(joined.as_slice()).unwrap().resource_spans.len(), 3);
+    }
+}

@@ -12,6 +12,7 @@ pub mod signal;
 pub mod telemetry;
 pub mod testing;
 pub mod tls;
+pub mod tls_server;
 pub mod wire;
 
 pub use component::{ComponentId, Kind, Stability};

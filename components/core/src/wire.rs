@@ -200,8 +200,10 @@ mod tests {
 
     #[test]
     fn truncated_input_is_an_error() {
-        let bytes = request(2, 2, 2).encode_to_vec();
-        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+        // A cut exactly between two top-level entries is a valid (shorter) request, as in any
+        // protobuf parser; every cut inside an entry must be caught.
+        let bytes = request(1, 2, 2).encode_to_vec();
+        for cut in 1..bytes.len() {
             assert!(count_items(&bytes[..cut], TRACES).is_err(), "cut at {cut}");
         }
     }

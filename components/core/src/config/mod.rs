@@ -58,3 +58,18 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
+
+/// A component config's own checks, run after decoding (otelcol's `Validate()`).
+pub trait Validate {
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Decodes a component's section (a null node means "all defaults") and runs its checks. Error
+/// paths are relative to `node`; the loader prefixes the component's own path.
+pub fn decode_validated<T: serde::de::DeserializeOwned + Validate>(node: &Node) -> Result<T, ConfigError> {
+    let config: T = decode(node)?;
+    config.validate().map_err(|message| ConfigError::new(Some(node.mark.clone()), "", message))?;
+    Ok(config)
+}

@@ -10,6 +10,7 @@ pub mod otlp_json;
 pub mod process;
 pub mod signal;
 pub mod telemetry;
+pub mod telemetry_server;
 pub mod testing;
 pub mod tls;
 pub mod tls_server;

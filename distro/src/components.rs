@@ -1,0 +1,21 @@
+//! The components this binary ships (otelcol's `components.go`, or an ocb manifest).
+
+use ferrotel_core::component::Registry;
+use std::sync::Arc;
+
+pub fn registry() -> Registry {
+    Registry {
+        receivers: vec![Arc::new(ferrotel_receiver_otlp::OtlpReceiverFactory)],
+        processors: vec![
+            Arc::new(ferrotel_processor_batch::BatchProcessorFactory),
+            Arc::new(ferrotel_processor_memory_limiter::MemoryLimiterProcessorFactory),
+        ],
+        exporters: vec![
+            Arc::new(ferrotel_exporter_otlp::OtlpExporterFactory),
+            Arc::new(ferrotel_exporter_otlphttp::OtlpHttpExporterFactory),
+            Arc::new(ferrotel_exporter_debug::DebugExporterFactory),
+        ],
+        connectors: vec![],
+        extensions: vec![Arc::new(ferrotel_extension_health_check::HealthCheckExtensionFactory)],
+    }
+}

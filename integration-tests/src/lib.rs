@@ -1,1 +1,10 @@
+//! ferrotel's test and benchmark harness: a load generator, a counting sink, a recording server,
+//! and helpers to run collector processes (ferrotel, rotel) on free loopback ports.
 
+pub mod codec;
+pub mod loadgen;
+pub mod procs;
+pub mod recorder;
+pub mod sink;
+pub mod transport;
+pub mod workload;

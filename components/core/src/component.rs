@@ -73,10 +73,8 @@ impl ComponentId {
         if !type_part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("id {s:?}: invalid character(s) in type {type_part:?}"));
         }
-        if let Some(name) = name_part {
-            if name.is_empty() {
-                return Err(format!("id {s:?}: the part after / should not be empty"));
-            }
+        if name_part.is_some_and(str::is_empty) {
+            return Err(format!("id {s:?}: the part after / should not be empty"));
         }
         Ok(ComponentId::new(type_part, name_part))
     }

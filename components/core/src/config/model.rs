@@ -76,6 +76,9 @@ pub struct ServiceConfig {
     pub extensions: Vec<IdRef>,
     pub pipelines: Vec<PipelineConfig>,
     pub telemetry: TelemetryConfig,
+    /// Where `service.pipelines` (or else `service`) was written, for errors about pipelines as a
+    /// whole; `None` when the config has no `service` section.
+    pub pipelines_mark: Option<Mark>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

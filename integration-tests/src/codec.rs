@@ -24,7 +24,9 @@ pub fn http_path(signal: Signal) -> &'static str {
 }
 
 pub fn signal_for_path(path: &str) -> Option<Signal> {
-    Signal::ALL.into_iter().find(|&signal| grpc_path(signal) == path || http_path(signal) == path)
+    Signal::ALL
+        .into_iter()
+        .find(|&signal| grpc_path(signal) == path || http_path(signal) == path)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,8 +59,11 @@ impl Compression {
         match self {
             Compression::None => data.to_vec(),
             Compression::Gzip => {
-                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                encoder.write_all(data).expect("writing to a Vec cannot fail");
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                encoder
+                    .write_all(data)
+                    .expect("writing to a Vec cannot fail");
                 encoder.finish().expect("writing to a Vec cannot fail")
             }
             Compression::Zstd => zstd::bulk::compress(data, 1).expect("zstd compresses any input"),
@@ -70,7 +75,9 @@ impl Compression {
         let mut out = Vec::new();
         let read = match self {
             Compression::None => return Ok(data.to_vec()),
-            Compression::Gzip => flate2::read::GzDecoder::new(data).take(limit as u64 + 1).read_to_end(&mut out),
+            Compression::Gzip => flate2::read::GzDecoder::new(data)
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out),
             Compression::Zstd => zstd::stream::read::Decoder::new(data)
                 .and_then(|decoder| decoder.take(limit as u64 + 1).read_to_end(&mut out)),
         };
@@ -105,7 +112,10 @@ pub fn grpc_unframe(mut body: Bytes) -> Result<Vec<(bool, Bytes)>, String> {
         };
         let len = body.get_u32() as usize;
         if body.len() < len {
-            return Err(format!("gRPC frame announces {len} bytes, {} present", body.len()));
+            return Err(format!(
+                "gRPC frame announces {len} bytes, {} present",
+                body.len()
+            ));
         }
         messages.push((compressed, body.split_to(len)));
     }
@@ -120,7 +130,10 @@ mod tests {
     fn frames_round_trip() {
         let body: Vec<u8> = [grpc_frame(b"abc", false), grpc_frame(b"", true)].concat();
         let frames = grpc_unframe(Bytes::from(body)).unwrap();
-        assert_eq!(frames, vec![(false, Bytes::from_static(b"abc")), (true, Bytes::new())]);
+        assert_eq!(
+            frames,
+            vec![(false, Bytes::from_static(b"abc")), (true, Bytes::new())]
+        );
     }
 
     #[test]

@@ -85,7 +85,8 @@ impl Tally {
         match outcome {
             Outcome::Acknowledged { rejected } => {
                 self.acknowledged.fetch_add(1, Ordering::Relaxed);
-                self.items_acknowledged.fetch_add(batch_size.saturating_sub(*rejected), Ordering::Relaxed);
+                self.items_acknowledged
+                    .fetch_add(batch_size.saturating_sub(*rejected), Ordering::Relaxed);
                 self.rejected.fetch_add(*rejected, Ordering::Relaxed);
             }
             Outcome::Refused(message) => {
@@ -100,7 +101,10 @@ impl Tally {
     }
 
     fn note(&self, message: &str) {
-        let mut errors = self.errors.lock().expect("no panics while holding the lock");
+        let mut errors = self
+            .errors
+            .lock()
+            .expect("no panics while holding the lock");
         if errors.len() < 32 || errors.contains_key(message) {
             *errors.entry(message.to_string()).or_default() += 1;
         }
@@ -110,7 +114,10 @@ impl Tally {
 /// Turns `host:port` or `http://host:port[/]` into `host:port`.
 pub fn authority(endpoint: &str) -> anyhow::Result<String> {
     let rest = endpoint.strip_prefix("http://").unwrap_or(endpoint);
-    anyhow::ensure!(!rest.starts_with("https://"), "TLS endpoints are not supported by the load generator");
+    anyhow::ensure!(
+        !rest.starts_with("https://"),
+        "TLS endpoints are not supported by the load generator"
+    );
     let authority = rest.trim_end_matches('/');
     anyhow::ensure!(
         authority.contains(':') && !authority.contains('/'),
@@ -144,23 +151,40 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Report> {
         Limit::Items(items) => Some(items.div_ceil(batch)),
         Limit::Duration(_) => None,
     };
-    let interval = config.rate.filter(|rate| *rate > 0.0).map(|rate| Duration::from_secs_f64(batch as f64 / rate));
+    let interval = config
+        .rate
+        .filter(|rate| *rate > 0.0)
+        .map(|rate| Duration::from_secs_f64(batch as f64 / rate));
 
     // Connect before starting the clock, so a target that is still starting does not skew the rate.
     let mut shared = Vec::new();
     if config.protocol == Protocol::Grpc {
         for _ in 0..config.connections.clamp(1, config.concurrency) {
             shared.push(
-                Connection::open_retrying(Protocol::Grpc, &authority, config.compression, config.connect_timeout).await?,
+                Connection::open_retrying(
+                    Protocol::Grpc,
+                    &authority,
+                    config.compression,
+                    config.connect_timeout,
+                )
+                .await?,
             );
         }
     }
     let mut connections = Vec::with_capacity(config.concurrency);
     for worker in 0..config.concurrency {
         connections.push(match config.protocol {
-            Protocol::Grpc => shared[worker % shared.len()].share().expect("an open h2 connection"),
+            Protocol::Grpc => shared[worker % shared.len()]
+                .share()
+                .expect("an open h2 connection"),
             Protocol::Http => {
-                Connection::open_retrying(Protocol::Http, &authority, config.compression, config.connect_timeout).await?
+                Connection::open_retrying(
+                    Protocol::Http,
+                    &authority,
+                    config.compression,
+                    config.connect_timeout,
+                )
+                .await?
             }
         });
     }
@@ -195,14 +219,15 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Report> {
                 let body = bodies[i as usize % bodies.len()].clone();
                 tally.sent.fetch_add(1, Ordering::Relaxed);
                 let began = Instant::now();
-                let outcome = match tokio::time::timeout(timeout, connection.export(signal, body)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        // The abandoned call may still hold the connection; start afresh.
-                        connection.reset();
-                        Outcome::Failed(format!("no answer within {timeout:?}"))
-                    }
-                };
+                let outcome =
+                    match tokio::time::timeout(timeout, connection.export(signal, body)).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            // The abandoned call may still hold the connection; start afresh.
+                            connection.reset();
+                            Outcome::Failed(format!("no answer within {timeout:?}"))
+                        }
+                    };
                 latencies.push(began.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 tally.record(&outcome, batch);
             }
@@ -217,7 +242,13 @@ pub async fn run(config: LoadConfig) -> anyhow::Result<Report> {
     Ok(report(&config, &bodies, &tally, latencies, elapsed))
 }
 
-fn report(config: &LoadConfig, bodies: &[Bytes], tally: &Tally, mut latencies: Vec<u32>, elapsed: f64) -> Report {
+fn report(
+    config: &LoadConfig,
+    bodies: &[Bytes],
+    tally: &Tally,
+    mut latencies: Vec<u32>,
+    elapsed: f64,
+) -> Report {
     latencies.sort_unstable();
     let percentile = |p: f64| -> f64 {
         if latencies.is_empty() {
@@ -232,7 +263,11 @@ fn report(config: &LoadConfig, bodies: &[Bytes], tally: &Tally, mut latencies: V
     Report {
         signal: config.shape.signal.to_string(),
         protocol: config.protocol.as_str().to_string(),
-        compression: config.compression.header_value().unwrap_or("none").to_string(),
+        compression: config
+            .compression
+            .header_value()
+            .unwrap_or("none")
+            .to_string(),
         batch_size: config.shape.batch_size,
         request_bytes: bodies.iter().map(Bytes::len).sum::<usize>() / bodies.len().max(1),
         requests_sent: sent,
@@ -257,19 +292,43 @@ impl Report {
     pub fn text(&self, items: &str) -> String {
         let mut out = String::new();
         let mut line = |label: &str, value: String| out.push_str(&format!("{label:<10} {value}\n"));
-        line("sent", format!("{} requests, {} {items}", self.requests_sent, self.items_sent));
-        line("acked", format!("{} requests, {} {items}", self.requests_acknowledged, self.items_acknowledged));
-        line("rejected", format!("{} {items} (partial success)", self.items_rejected));
-        line("refused", format!("{} requests (try later)", self.requests_refused));
+        line(
+            "sent",
+            format!(
+                "{} requests, {} {items}",
+                self.requests_sent, self.items_sent
+            ),
+        );
+        line(
+            "acked",
+            format!(
+                "{} requests, {} {items}",
+                self.requests_acknowledged, self.items_acknowledged
+            ),
+        );
+        line(
+            "rejected",
+            format!("{} {items} (partial success)", self.items_rejected),
+        );
+        line(
+            "refused",
+            format!("{} requests (try later)", self.requests_refused),
+        );
         line("failed", format!("{} requests", self.requests_failed));
         line("elapsed", format!("{:.2} s", self.elapsed_seconds));
         line(
             "rate",
-            format!("{:.0} {items}/s acknowledged ({:.0} requests/s)", self.items_per_second, self.requests_per_second),
+            format!(
+                "{:.0} {items}/s acknowledged ({:.0} requests/s)",
+                self.items_per_second, self.requests_per_second
+            ),
         );
         line(
             "latency",
-            format!("p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", self.latency_ms_p50, self.latency_ms_p99, self.latency_ms_max),
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                self.latency_ms_p50, self.latency_ms_p99, self.latency_ms_max
+            ),
         );
         for (message, count) in &self.errors {
             line("error", format!("{count}× {message}"));
@@ -285,7 +344,10 @@ mod tests {
     #[test]
     fn endpoints_reduce_to_authorities() {
         assert_eq!(authority("127.0.0.1:4317").unwrap(), "127.0.0.1:4317");
-        assert_eq!(authority("http://localhost:4318/").unwrap(), "localhost:4318");
+        assert_eq!(
+            authority("http://localhost:4318/").unwrap(),
+            "localhost:4318"
+        );
         assert!(authority("https://localhost:4318").is_err());
         assert!(authority("localhost").is_err());
         assert!(authority("http://localhost:4318/v1/traces").is_err());

@@ -1,16 +1,24 @@
 //! A recording OTLP gRPC server: decodes every export request with prost and keeps it, so tests can
 //! assert on exactly what a collector sent downstream.
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,7 +41,10 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn snapshot(&self) -> Recorded {
-        self.recorded.lock().expect("no panics under the lock").clone()
+        self.recorded
+            .lock()
+            .expect("no panics under the lock")
+            .clone()
     }
 
     fn keep<T>(&self, request: Request<T>, store: impl FnOnce(&mut Recorded, T)) {
@@ -49,7 +60,11 @@ impl Recorder {
     }
 
     /// Waits until `done` holds for what was recorded, for at most `timeout`; returns the last snapshot.
-    pub fn wait_until(&self, timeout: Duration, done: impl Fn(&Recorded) -> bool) -> Result<Recorded, Recorded> {
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&Recorded) -> bool,
+    ) -> Result<Recorded, Recorded> {
         let deadline = Instant::now() + timeout;
         loop {
             let snapshot = self.snapshot();
@@ -145,7 +160,11 @@ impl RecorderServer {
                 eprintln!("recorder stopped: {e}");
             }
         });
-        RecorderServer { addr, recorder, runtime: Some(runtime) }
+        RecorderServer {
+            addr,
+            recorder,
+            runtime: Some(runtime),
+        }
     }
 }
 

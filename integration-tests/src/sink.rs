@@ -30,7 +30,10 @@ pub struct SinkOptions {
 
 impl Default for SinkOptions {
     fn default() -> Self {
-        SinkOptions { max_body_bytes: 64 << 20, refuse_every: 0 }
+        SinkOptions {
+            max_body_bytes: 64 << 20,
+            refuse_every: 0,
+        }
     }
 }
 
@@ -53,7 +56,11 @@ pub struct Counts {
 
 impl Default for Counts {
     fn default() -> Self {
-        Counts { per_signal: Default::default(), export_requests: AtomicU64::new(0), started: Instant::now() }
+        Counts {
+            per_signal: Default::default(),
+            export_requests: AtomicU64::new(0),
+            started: Instant::now(),
+        }
     }
 }
 
@@ -140,7 +147,9 @@ pub async fn start(addr: SocketAddr, options: SinkOptions) -> std::io::Result<Si
 /// Accepts connections forever; HTTP/1.1 and h2c (gRPC) are told apart by the connection preface.
 pub async fn serve(listener: TcpListener, counts: Arc<Counts>, options: SinkOptions) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let counts = counts.clone();
         tokio::spawn(async move {
@@ -154,24 +163,40 @@ pub async fn serve(listener: TcpListener, counts: Arc<Counts>, options: SinkOpti
                 .max_concurrent_streams(1024)
                 .initial_stream_window_size(4 << 20)
                 .initial_connection_window_size(16 << 20);
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
-async fn handle(request: Request<Incoming>, counts: &Counts, options: SinkOptions) -> Response<Body> {
+async fn handle(
+    request: Request<Incoming>,
+    counts: &Counts,
+    options: SinkOptions,
+) -> Response<Body> {
     let path = request.uri().path().to_string();
     if request.method() == Method::GET && path == "/count" {
         let json = serde_json::to_vec(&counts.snapshot()).expect("counts serialize");
         return respond(StatusCode::OK, "application/json", json);
     }
     let Some(signal) = codec::signal_for_path(&path) else {
-        return respond(StatusCode::NOT_FOUND, "text/plain", format!("no OTLP endpoint at {path}"));
+        return respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            format!("no OTLP endpoint at {path}"),
+        );
     };
     if request.method() != Method::POST {
-        return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "405 method not allowed, supported: [POST]");
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "405 method not allowed, supported: [POST]",
+        );
     }
-    let content_type = header_str(request.headers(), header::CONTENT_TYPE).unwrap_or_default().to_string();
+    let content_type = header_str(request.headers(), header::CONTENT_TYPE)
+        .unwrap_or_default()
+        .to_string();
     if content_type.starts_with("application/grpc") {
         grpc_export(request, signal, counts, options).await
     } else {
@@ -183,20 +208,32 @@ fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&s
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()).boxed());
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, String> {
-    Limited::new(body, limit).collect().await.map(|collected| collected.to_bytes()).map_err(|e| e.to_string())
+    Limited::new(body, limit)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|e| e.to_string())
 }
 
 /// Counts one export request's payload; `Err` carries the reason it is malformed.
 fn count(counts: &Counts, signal: Signal, payload: Bytes, wire_bytes: usize) -> Result<(), String> {
-    let items = Telemetry::from_encoded(signal, payload).map_err(|e| e.to_string())?.item_count();
+    let items = Telemetry::from_encoded(signal, payload)
+        .map_err(|e| e.to_string())?
+        .item_count();
     let c = counts.of(signal);
     c.requests.fetch_add(1, Ordering::Relaxed);
     c.items.fetch_add(items as u64, Ordering::Relaxed);
@@ -207,7 +244,7 @@ fn count(counts: &Counts, signal: Signal, payload: Bytes, wire_bytes: usize) -> 
 /// Whether this export request is one `refuse_every` asks to refuse; counts it if so.
 fn refuse_now(counts: &Counts, signal: Signal, options: SinkOptions) -> bool {
     let n = counts.export_requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let refuse = options.refuse_every > 0 && n % options.refuse_every == 0;
+    let refuse = options.refuse_every > 0 && n.is_multiple_of(options.refuse_every);
     if refuse {
         counts.of(signal).refused.fetch_add(1, Ordering::Relaxed);
     }
@@ -226,17 +263,20 @@ async fn http_export(
         return respond(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "text/plain",
-            format!("415 unsupported media type {mime:?}: this sink counts application/x-protobuf only"),
+            format!(
+                "415 unsupported media type {mime:?}: this sink counts application/x-protobuf only"
+            ),
         );
     }
     let fail = |message: String| {
         counts.of(signal).errors.fetch_add(1, Ordering::Relaxed);
         respond(StatusCode::BAD_REQUEST, "text/plain", message)
     };
-    let compression = match Compression::from_header(header_str(request.headers(), header::CONTENT_ENCODING)) {
-        Ok(compression) => compression,
-        Err(message) => return fail(message),
-    };
+    let compression =
+        match Compression::from_header(header_str(request.headers(), header::CONTENT_ENCODING)) {
+            Ok(compression) => compression,
+            Err(message) => return fail(message),
+        };
     let body = match read_body(request.into_body(), options.max_body_bytes).await {
         Ok(body) => body,
         Err(message) => return fail(message),
@@ -246,8 +286,14 @@ async fn http_export(
         Err(message) => return fail(message),
     };
     if refuse_now(counts, signal, options) {
-        let mut response = respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "refused on purpose");
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let mut response = respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "refused on purpose",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
     match count(counts, signal, payload, body.len()) {
@@ -273,12 +319,18 @@ const GRPC_RESOURCE_EXHAUSTED: u16 = 8;
 const GRPC_UNIMPLEMENTED: u16 = 12;
 const GRPC_UNAVAILABLE: u16 = 14;
 
-async fn grpc_export(request: Request<Incoming>, signal: Signal, counts: &Counts, options: SinkOptions) -> Response<Body> {
+async fn grpc_export(
+    request: Request<Incoming>,
+    signal: Signal,
+    counts: &Counts,
+    options: SinkOptions,
+) -> Response<Body> {
     let fail = |code: u16, message: String| {
         counts.of(signal).errors.fetch_add(1, Ordering::Relaxed);
         grpc_status_only(code, &message)
     };
-    let compression = match Compression::from_header(header_str(request.headers(), "grpc-encoding")) {
+    let compression = match Compression::from_header(header_str(request.headers(), "grpc-encoding"))
+    {
         Ok(compression) => compression,
         Err(message) => return fail(GRPC_UNIMPLEMENTED, message),
     };
@@ -290,13 +342,23 @@ async fn grpc_export(request: Request<Incoming>, signal: Signal, counts: &Counts
     let wire_bytes = body.len();
     let frames = match codec::grpc_unframe(body) {
         Ok(frames) if frames.len() == 1 => frames,
-        Ok(frames) => return fail(GRPC_INVALID_ARGUMENT, format!("unary call with {} messages", frames.len())),
+        Ok(frames) => {
+            return fail(
+                GRPC_INVALID_ARGUMENT,
+                format!("unary call with {} messages", frames.len()),
+            );
+        }
         Err(message) => return fail(GRPC_INVALID_ARGUMENT, message),
     };
     let (compressed, message) = frames.into_iter().next().expect("one frame");
     let payload = if compressed {
         match compression {
-            Compression::None => return fail(GRPC_INVALID_ARGUMENT, "compressed frame without grpc-encoding".into()),
+            Compression::None => {
+                return fail(
+                    GRPC_INVALID_ARGUMENT,
+                    "compressed frame without grpc-encoding".into(),
+                );
+            }
             compression => match compression.decompress(&message, options.max_body_bytes) {
                 Ok(payload) => Bytes::from(payload),
                 Err(message) => return fail(GRPC_RESOURCE_EXHAUSTED, message),
@@ -314,9 +376,14 @@ async fn grpc_export(request: Request<Incoming>, signal: Signal, counts: &Counts
     // An empty Export*ServiceResponse encodes to zero bytes: one empty frame, then the OK status.
     let mut trailers = HeaderMap::new();
     trailers.insert("grpc-status", HeaderValue::from_static("0"));
-    let frames: Vec<Result<Frame<Bytes>, Infallible>> =
-        vec![Ok(Frame::data(codec::grpc_frame(&[], false))), Ok(Frame::trailers(trailers))];
+    let frames: Vec<Result<Frame<Bytes>, Infallible>> = vec![
+        Ok(Frame::data(codec::grpc_frame(&[], false))),
+        Ok(Frame::trailers(trailers)),
+    ];
     let mut response = Response::new(StreamBody::new(futures::stream::iter(frames)).boxed());
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
     response
 }

@@ -34,7 +34,9 @@ impl Protocol {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Accepted; `rejected` items were refused by a partial success.
-    Acknowledged { rejected: u64 },
+    Acknowledged {
+        rejected: u64,
+    },
     /// "Try later": the server is overloaded or its queue is full.
     Refused(String),
     Failed(String),
@@ -89,7 +91,12 @@ impl Connection {
         loop {
             match Self::connect(protocol, authority).await {
                 Ok(sender) => {
-                    return Ok(Connection { protocol, compression, authority: authority.to_string(), sender: Some(sender) });
+                    return Ok(Connection {
+                        protocol,
+                        compression,
+                        authority: authority.to_string(),
+                        sender: Some(sender),
+                    });
                 }
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     anyhow::bail!("cannot connect to {authority} within {patience:?}: {e}")
@@ -134,10 +141,14 @@ impl Connection {
         let encoding = self.compression.header_value();
         match self.sender.as_mut().expect("connected above") {
             Sender::Grpc(sender) => {
-                let mut request = Request::post(format!("http://{}{}", self.authority, codec::grpc_path(signal)))
-                    .header(header::CONTENT_TYPE, "application/grpc")
-                    .header(header::TE, "trailers")
-                    .header("grpc-accept-encoding", "identity,gzip");
+                let mut request = Request::post(format!(
+                    "http://{}{}",
+                    self.authority,
+                    codec::grpc_path(signal)
+                ))
+                .header(header::CONTENT_TYPE, "application/grpc")
+                .header(header::TE, "trailers")
+                .header("grpc-accept-encoding", "identity,gzip");
                 if let Some(encoding) = encoding {
                     request = request.header("grpc-encoding", encoding);
                 }
@@ -221,7 +232,9 @@ fn percent_decode(value: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(byte) = value.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            && let Some(byte) = value
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
         {
             out.push(byte);
             i += 3;
@@ -245,21 +258,35 @@ async fn grpc_outcome(signal: Signal, response: http::Response<hyper::body::Inco
     let trailers = collected.trailers().cloned().unwrap_or_default();
     let data = collected.to_bytes();
     let field = |name: &str| -> Option<String> {
-        trailers.get(name).or_else(|| parts.headers.get(name)).and_then(|v| v.to_str().ok()).map(str::to_string)
+        trailers
+            .get(name)
+            .or_else(|| parts.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
     let Some(code) = field("grpc-status").and_then(|code| code.parse::<u32>().ok()) else {
         return Outcome::Failed("answer without grpc-status".to_string());
     };
-    let message = field("grpc-message").map(|m| percent_decode(&m)).unwrap_or_default();
+    let message = field("grpc-message")
+        .map(|m| percent_decode(&m))
+        .unwrap_or_default();
     match code {
         0 => {
-            let compression = Compression::from_header(parts.headers.get("grpc-encoding").and_then(|v| v.to_str().ok()));
-            let frame = codec::grpc_unframe(data).ok().and_then(|frames| frames.into_iter().next());
+            let compression = Compression::from_header(
+                parts
+                    .headers
+                    .get("grpc-encoding")
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let frame = codec::grpc_unframe(data)
+                .ok()
+                .and_then(|frames| frames.into_iter().next());
             let rejected = match (frame, compression) {
                 (Some((false, message)), _) => rejected_items(signal, &message),
-                (Some((true, message)), Ok(compression)) => {
-                    compression.decompress(&message, 1 << 20).map(|m| rejected_items(signal, &m)).unwrap_or(0)
-                }
+                (Some((true, message)), Ok(compression)) => compression
+                    .decompress(&message, 1 << 20)
+                    .map(|m| rejected_items(signal, &m))
+                    .unwrap_or(0),
                 _ => 0,
             };
             Outcome::Acknowledged { rejected }
@@ -279,7 +306,10 @@ struct RpcStatus {
 }
 
 fn is_protobuf(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-protobuf"))
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-protobuf"))
 }
 
 async fn http_outcome(signal: Signal, response: http::Response<hyper::body::Incoming>) -> Outcome {
@@ -290,12 +320,18 @@ async fn http_outcome(signal: Signal, response: http::Response<hyper::body::Inco
     };
     let status = parts.status;
     if status == StatusCode::OK {
-        let rejected = if is_protobuf(&parts.headers) { rejected_items(signal, &data) } else { 0 };
+        let rejected = if is_protobuf(&parts.headers) {
+            rejected_items(signal, &data)
+        } else {
+            0
+        };
         return Outcome::Acknowledged { rejected };
     }
     let detail = match RpcStatus::decode(data.as_ref()) {
         Ok(rpc) if is_protobuf(&parts.headers) => rpc.message,
-        _ => String::from_utf8_lossy(&data[..data.len().min(200)]).trim().to_string(),
+        _ => String::from_utf8_lossy(&data[..data.len().min(200)])
+            .trim()
+            .to_string(),
     };
     let message = format!("HTTP {}: {detail}", status.as_u16());
     match status.as_u16() {
@@ -319,7 +355,10 @@ mod tests {
     fn partial_success_counts_rejected_items() {
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
         let response = ExportTraceServiceResponse {
-            partial_success: Some(ExportTracePartialSuccess { rejected_spans: 7, error_message: "too old".into() }),
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: 7,
+                error_message: "too old".into(),
+            }),
         };
         assert_eq!(rejected_items(Signal::Traces, &response.encode_to_vec()), 7);
         assert_eq!(rejected_items(Signal::Traces, &[]), 0);

@@ -8,13 +8,17 @@ use ferrotel_core::Signal;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
+};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::metrics::v1::{
     Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span, status};
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
 use prost::Message;
 
 /// What one request looks like.
@@ -32,7 +36,9 @@ pub const VARIANTS: usize = 8;
 
 /// Builds `VARIANTS` distinct encoded export requests of the given shape.
 pub fn encoded_requests(shape: Shape) -> Vec<Vec<u8>> {
-    (0..VARIANTS).map(|variant| encode(shape, variant as u64)).collect()
+    (0..VARIANTS)
+        .map(|variant| encode(shape, variant as u64))
+        .collect()
 }
 
 /// One encoded export request; `variant` seeds ids and values so that variants differ.
@@ -45,7 +51,11 @@ pub fn encode(shape: Shape, variant: u64) -> Vec<u8> {
 }
 
 fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(value) }), key_strindex: 0 }
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue { value: Some(value) }),
+        key_strindex: 0,
+    }
 }
 
 fn string(key: &str, value: impl Into<String>) -> KeyValue {
@@ -58,9 +68,15 @@ fn resource(variant: u64) -> Resource {
             string("service.name", "checkout"),
             string("service.namespace", "shop"),
             string("service.version", "1.27.3"),
-            string("service.instance.id", format!("checkout-7d9f8b6c4-{:05x}", variant * 7919 % 0xfffff)),
+            string(
+                "service.instance.id",
+                format!("checkout-7d9f8b6c4-{:05x}", variant * 7919 % 0xfffff),
+            ),
             string("deployment.environment.name", "production"),
-            string("host.name", format!("node-{:02}.eu-west-1.compute.internal", variant % 16)),
+            string(
+                "host.name",
+                format!("node-{:02}.eu-west-1.compute.internal", variant % 16),
+            ),
             string("telemetry.sdk.language", "rust"),
             string("telemetry.sdk.name", "opentelemetry"),
         ],
@@ -80,7 +96,12 @@ fn scope() -> InstrumentationScope {
 
 /// The pool item attributes are drawn from, cycling when more are asked for.
 fn item_attributes(count: usize, seed: u64) -> Vec<KeyValue> {
-    const ROUTES: [&str; 4] = ["/api/v1/cart/{id}", "/api/v1/checkout", "/api/v1/products", "/healthz"];
+    const ROUTES: [&str; 4] = [
+        "/api/v1/cart/{id}",
+        "/api/v1/checkout",
+        "/api/v1/products",
+        "/healthz",
+    ];
     (0..count)
         .map(|i| {
             let n = seed.wrapping_add(i as u64);
@@ -93,10 +114,10 @@ fn item_attributes(count: usize, seed: u64) -> Vec<KeyValue> {
                 3 => kv(&key("http.response.status_code"), Value::IntValue([200, 201, 404, 500][(n % 4) as usize])),
                 4 => string(&key("server.address"), "shop.example.com"),
                 5 => kv(&key("server.port"), Value::IntValue(443)),
-                6 => string(&key("user_agent.original"), "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"),
+                6 => string(&key("user_agent.original"), "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"),
                 7 => string(&key("network.peer.address"), format!("10.{}.{}.{}", n % 256, (n / 3) % 256, (n / 7) % 256)),
-                8 => kv(&key("http.request.body.size"), Value::IntValue((n * 37 % 4096) as i64)),
-                _ => kv(&key("app.cache_hit"), Value::BoolValue(n % 3 == 0)),
+                8 => kv(&key("http.request.body.size"), Value::IntValue((n.wrapping_mul(37) % 4096) as i64)),
+                _ => kv(&key("app.cache_hit"), Value::BoolValue(n.is_multiple_of(3))),
             }
         })
         .collect()
@@ -111,7 +132,10 @@ fn mix(mut x: u64) -> u64 {
 }
 
 fn base_time_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn traces(shape: Shape, variant: u64) -> ExportTraceServiceRequest {
@@ -119,15 +143,23 @@ fn traces(shape: Shape, variant: u64) -> ExportTraceServiceRequest {
     let spans = (0..shape.batch_size as u64)
         .map(|i| {
             let seed = mix(variant << 32 | i);
-            let trace_id = [mix(seed).to_be_bytes(), mix(seed + 1).to_be_bytes()].concat();
+            let trace_id = [
+                mix(seed).to_be_bytes(),
+                mix(seed.wrapping_add(1)).to_be_bytes(),
+            ]
+            .concat();
             let start = now - 5_000_000_000 + (seed % 1_000_000_000);
             Span {
                 trace_id,
-                span_id: mix(seed + 2).to_be_bytes().to_vec(),
+                span_id: mix(seed.wrapping_add(2)).to_be_bytes().to_vec(),
                 trace_state: String::new(),
-                parent_span_id: mix(seed + 3).to_be_bytes().to_vec(),
+                parent_span_id: mix(seed.wrapping_add(3)).to_be_bytes().to_vec(),
                 flags: 1,
-                name: format!("{} {}", ["GET", "POST"][(seed % 2) as usize], "/api/v1/cart/{id}"),
+                name: format!(
+                    "{} {}",
+                    ["GET", "POST"][(seed % 2) as usize],
+                    "/api/v1/cart/{id}"
+                ),
                 kind: span::SpanKind::Server as i32,
                 start_time_unix_nano: start,
                 end_time_unix_nano: start + 1_000_000 + seed % 50_000_000,
@@ -137,10 +169,16 @@ fn traces(shape: Shape, variant: u64) -> ExportTraceServiceRequest {
                 dropped_events_count: 0,
                 links: Vec::new(),
                 dropped_links_count: 0,
-                status: Some(if seed % 20 == 0 {
-                    Status { message: "upstream timed out".to_string(), code: status::StatusCode::Error as i32 }
+                status: Some(if seed.is_multiple_of(20) {
+                    Status {
+                        message: "upstream timed out".to_string(),
+                        code: status::StatusCode::Error as i32,
+                    }
                 } else {
-                    Status { message: String::new(), code: status::StatusCode::Ok as i32 }
+                    Status {
+                        message: String::new(),
+                        code: status::StatusCode::Ok as i32,
+                    }
                 }),
             }
         })
@@ -148,7 +186,11 @@ fn traces(shape: Shape, variant: u64) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource(variant)),
-            scope_spans: vec![ScopeSpans { scope: Some(scope()), spans, schema_url: String::new() }],
+            scope_spans: vec![ScopeSpans {
+                scope: Some(scope()),
+                spans,
+                schema_url: String::new(),
+            }],
             schema_url: "https://opentelemetry.io/schemas/1.26.0".to_string(),
         }],
     }
@@ -165,7 +207,9 @@ fn metrics(shape: Shape, variant: u64) -> ExportMetricsServiceRequest {
                 time_unix_nano: now,
                 exemplars: Vec::new(),
                 flags: 0,
-                value: Some(number_data_point::Value::AsDouble((seed % 10_000) as f64 / 100.0)),
+                value: Some(number_data_point::Value::AsDouble(
+                    (seed % 10_000) as f64 / 100.0,
+                )),
             }
         })
         .collect();
@@ -179,7 +223,9 @@ fn metrics(shape: Shape, variant: u64) -> ExportMetricsServiceRequest {
                     description: "Number of active HTTP server requests.".to_string(),
                     unit: "{request}".to_string(),
                     metadata: Vec::new(),
-                    data: Some(metric::Data::Gauge(Gauge { data_points: points })),
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: points,
+                    })),
                 }],
                 schema_url: String::new(),
             }],
@@ -193,11 +239,15 @@ fn logs(shape: Shape, variant: u64) -> ExportLogsServiceRequest {
     let records = (0..shape.batch_size as u64)
         .map(|i| {
             let seed = mix(variant << 32 | i);
-            let error = seed % 10 == 0;
+            let error = seed.is_multiple_of(10);
             LogRecord {
                 time_unix_nano: now - seed % 1_000_000_000,
                 observed_time_unix_nano: now,
-                severity_number: if error { SeverityNumber::Error } else { SeverityNumber::Info } as i32,
+                severity_number: if error {
+                    SeverityNumber::Error
+                } else {
+                    SeverityNumber::Info
+                } as i32,
                 severity_text: if error { "ERROR" } else { "INFO" }.to_string(),
                 body: Some(AnyValue {
                     value: Some(Value::StringValue(format!(
@@ -210,8 +260,12 @@ fn logs(shape: Shape, variant: u64) -> ExportLogsServiceRequest {
                 attributes: item_attributes(shape.attributes, seed),
                 dropped_attributes_count: 0,
                 flags: 1,
-                trace_id: [mix(seed).to_be_bytes(), mix(seed + 1).to_be_bytes()].concat(),
-                span_id: mix(seed + 2).to_be_bytes().to_vec(),
+                trace_id: [
+                    mix(seed).to_be_bytes(),
+                    mix(seed.wrapping_add(1)).to_be_bytes(),
+                ]
+                .concat(),
+                span_id: mix(seed.wrapping_add(2)).to_be_bytes().to_vec(),
                 event_name: String::new(),
             }
         })
@@ -219,7 +273,11 @@ fn logs(shape: Shape, variant: u64) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(resource(variant)),
-            scope_logs: vec![ScopeLogs { scope: Some(scope()), log_records: records, schema_url: String::new() }],
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records: records,
+                schema_url: String::new(),
+            }],
             schema_url: String::new(),
         }],
     }
@@ -234,9 +292,14 @@ mod tests {
     #[test]
     fn every_signal_counts_as_built() {
         for signal in Signal::ALL {
-            let shape = Shape { signal, batch_size: 37, attributes: 10 };
+            let shape = Shape {
+                signal,
+                batch_size: 37,
+                attributes: 10,
+            };
             for request in encoded_requests(shape) {
-                let telemetry = Telemetry::from_encoded(signal, Bytes::from(request)).expect("well-formed");
+                let telemetry =
+                    Telemetry::from_encoded(signal, Bytes::from(request)).expect("well-formed");
                 assert_eq!(telemetry.item_count(), 37, "{signal}");
             }
         }
@@ -244,11 +307,19 @@ mod tests {
 
     #[test]
     fn default_span_is_about_540_bytes() {
-        let shape = Shape { signal: Signal::Traces, batch_size: 1000, attributes: 10 };
-        let request = ExportTraceServiceRequest::decode(encode(shape, 3).as_slice()).expect("decodes");
+        let shape = Shape {
+            signal: Signal::Traces,
+            batch_size: 1000,
+            attributes: 10,
+        };
+        let request =
+            ExportTraceServiceRequest::decode(encode(shape, 3).as_slice()).expect("decodes");
         let spans = &request.resource_spans[0].scope_spans[0].spans;
         let per_span = spans.iter().map(|s| s.encoded_len()).sum::<usize>() / spans.len();
-        assert!((480..=600).contains(&per_span), "a default span encodes to {per_span} bytes");
+        assert!(
+            (480..=600).contains(&per_span),
+            "a default span encodes to {per_span} bytes"
+        );
         assert_eq!(spans[0].attributes.len(), 10);
     }
 
@@ -263,7 +334,11 @@ mod tests {
 
     #[test]
     fn variants_differ() {
-        let requests = encoded_requests(Shape { signal: Signal::Logs, batch_size: 4, attributes: 3 });
+        let requests = encoded_requests(Shape {
+            signal: Signal::Logs,
+            batch_size: 4,
+            attributes: 3,
+        });
         assert_eq!(requests.len(), VARIANTS);
         assert_ne!(requests[0], requests[1]);
     }

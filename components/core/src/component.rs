@@ -207,11 +207,23 @@ pub trait ExtensionFactory: Factory {
 #[derive(Default)]
 pub struct Host {
     ready: std::sync::atomic::AtomicBool,
+    /// When the collector last became ready; reported by the health_check extension (`upSince`).
+    ready_since: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl Host {
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, std::sync::atomic::Ordering::SeqCst);
+        let mut since = self.ready_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match (self.ready.swap(ready, std::sync::atomic::Ordering::SeqCst), ready) {
+            (false, true) => *since = Some(std::time::SystemTime::now()),
+            (_, false) => *since = None,
+            (true, true) => {}
+        }
+    }
+
+    /// When the collector became ready, while it is.
+    pub fn ready_since(&self) -> Option<std::time::SystemTime> {
+        *self.ready_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// True once every pipeline has started, false again from the start of shutdown.

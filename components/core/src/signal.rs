@@ -293,6 +293,18 @@ impl Telemetry {
     }
 }
 
+impl Telemetry {
+    /// Cuts after the first `n` items into (head, tail) without decoding; each side keeps the
+    /// resource and scope of the items it holds, and neither repeats them more than the original.
+    pub fn split_at(self, n: usize) -> Result<(Telemetry, Telemetry), DecodeError> {
+        let signal = self.signal;
+        let bytes = self.into_encoded();
+        let ((head, head_items), (tail, tail_items)) = wire::split_at(&bytes, signal.item_path(), n)?;
+        let piece = |encoded, items| Telemetry { signal, encoded: Some(encoded), decoded: None, items };
+        Ok((piece(head, head_items), piece(tail, tail_items)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,8 @@ pub struct SelfTelemetry {
     processor_incoming: Family<Labels, Counter>,
     processor_outgoing: Family<Labels, Counter>,
     processor_dropped: PerSignal,
+    processor_accepted: PerSignal,
+    processor_refused: PerSignal,
     batch_send_size: Family<Labels, Histogram>,
     batch_size_trigger: Family<Labels, Counter>,
     batch_timeout_trigger: Family<Labels, Counter>,
@@ -84,6 +86,8 @@ impl SelfTelemetry {
             processor_incoming: Family::default(),
             processor_outgoing: Family::default(),
             processor_dropped: PerSignal::register(r, "otelcol_processor_dropped", "Items dropped by a processor and reported here rather than lost silently"),
+            processor_accepted: PerSignal::register(r, "otelcol_processor_accepted", "Items successfully pushed into the next component in the pipeline"),
+            processor_refused: PerSignal::register(r, "otelcol_processor_refused", "Items that were rejected by the next component in the pipeline"),
             batch_send_size: batch_send_size.clone(),
             batch_size_trigger: Family::default(),
             batch_timeout_trigger: Family::default(),
@@ -216,6 +220,14 @@ impl ProcessorMetrics {
     /// Data a processor accepted but could not pass on: counted, never lost silently.
     pub fn dropped(&self, signal: Signal, items: usize) {
         self.telemetry.processor_dropped.inc(signal, &self.labels, items);
+    }
+    /// Items a processor passed on (otelcol's memory_limiter counts these), labelled by processor only.
+    pub fn accepted(&self, signal: Signal, items: usize) {
+        self.telemetry.processor_accepted.inc(signal, &self.labels[..1].to_vec(), items);
+    }
+    /// Items a processor turned away with a retryable refusal (the memory_limiter over its limit).
+    pub fn refused(&self, signal: Signal, items: usize) {
+        self.telemetry.processor_refused.inc(signal, &self.labels[..1].to_vec(), items);
     }
     pub fn batch_sent(&self, items: usize, by_timeout: bool) {
         self.telemetry.batch_send_size.get_or_create(&self.labels).observe(items as f64);

@@ -167,6 +167,46 @@ pub fn split(buf: &[u8], path: ItemPath, max_items: usize) -> Result<Vec<Piece>,
     Ok(pieces)
 }
 
+/// Cuts one encoded message after its first `n` items into a head and a tail, each a complete
+/// message with the non-item fields repeated, and each field leading to items cut at most once, so
+/// neither side repeats a resource or scope more than the original does. Either side may hold no
+/// items.
+pub fn split_at(buf: &[u8], path: ItemPath, n: usize) -> Result<(Piece, Piece), WireError> {
+    let (wanted, rest) = path.split_first().expect("item path is never empty");
+    let mut header = BytesMut::new();
+    let (mut head, mut tail) = (BytesMut::new(), BytesMut::new());
+    let (mut head_items, mut tail_items) = (0usize, 0usize);
+    for field in fields(buf) {
+        let field = field?;
+        if !wanted.contains(&field.number) {
+            header.put_slice(field.raw);
+            continue;
+        }
+        let payload = field.payload.ok_or(WireError("expected a length-delimited message"))?;
+        let count = if rest.is_empty() { 1 } else { count_items(payload, rest)? };
+        let room = n.saturating_sub(head_items);
+        if count <= room {
+            head.put_slice(field.raw);
+            head_items += count;
+        } else if room == 0 || rest.is_empty() {
+            tail.put_slice(field.raw);
+            tail_items += count;
+        } else {
+            let ((sub_head, sub_head_items), (sub_tail, sub_tail_items)) = split_at(payload, rest, room)?;
+            put_len_field(&mut head, field.number, &sub_head);
+            put_len_field(&mut tail, field.number, &sub_tail);
+            head_items += sub_head_items;
+            tail_items += sub_tail_items;
+        }
+    }
+    let join = |children: BytesMut| {
+        let mut message = header.clone();
+        message.put_slice(&children);
+        message.freeze()
+    };
+    Ok(((join(head), head_items), (join(tail), tail_items)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +290,24 @@ mod tests {
         let joined = [a, b].concat();
         assert_eq!(count_items(&joined, TRACES).unwrap(), 8);
         assert_eq!(ExportTraceServiceRequest::decode(joined.as_slice()).unwrap().resource_spans.len(), 3);
+    }
+
+    #[test]
+    fn split_at_cuts_once_and_keeps_one_header_per_side() {
+        let original = request(2, 2, 3);
+        let bytes = original.encode_to_vec();
+        for n in 0..=12 {
+            let ((head, head_items), (tail, tail_items)) = split_at(&bytes, TRACES, n).unwrap();
+            assert_eq!((head_items, tail_items), (n, 12 - n));
+            let head = ExportTraceServiceRequest::decode(head.as_ref()).unwrap();
+            let tail = ExportTraceServiceRequest::decode(tail.as_ref()).unwrap();
+            assert!(head.resource_spans.len() + tail.resource_spans.len() <= 3, "at most one resource is cut");
+            let names = |r: &ExportTraceServiceRequest| -> Vec<String> {
+                r.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).map(|s| s.name.clone()).collect()
+            };
+            let mut joined = names(&head);
+            joined.extend(names(&tail));
+            assert_eq!(joined, names(&original), "cut at {n}");
+        }
     }
 }

@@ -1,1 +1,483 @@
-fn main() {}
+//! ferrotel-bench: the relay benchmark behind `make bench`.
+//!
+//! For each collector (ferrotel, then rotel) in one run: ferrotel-loadgen → collector (OTLP gRPC in →
+//! batch → OTLP gRPC out with gzip) → ferrotel-sink. The load runs flat out (or at --rate); after a
+//! warm-up, a window of --duration seconds is measured from /proc for the collector process only
+//! (utime+stime delta, VmHWM) and at the sink (spans relayed). On two or more cores the collector is
+//! pinned to one core and the load generator and sink to another, the same way for both collectors.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get};
+use ferrotel_integration_tests::sink::Snapshot;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferrotel-bench",
+    about = "Relay benchmark: ferrotel against rotel, same load, same pinning"
+)]
+struct Args {
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 5.0)]
+    warmup: f64,
+    /// Spans per second offered; 0 is flat out.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 10)]
+    attributes: usize,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Compression from the load generator to the collector (the collector always exports with gzip).
+    #[arg(long, default_value = "gzip")]
+    compression: String,
+    /// Collectors to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "ferrotel,rotel")]
+    collectors: Vec<String>,
+    /// Core for the collector; the load generator and the sink get the others.
+    #[arg(long, default_value_t = 0)]
+    collector_cpu: usize,
+    #[arg(long)]
+    ferrotel_bin: Option<PathBuf>,
+    #[arg(long)]
+    rotel_bin: Option<PathBuf>,
+    /// Folder holding ferrotel-loadgen and ferrotel-sink; defaults to this binary's folder.
+    #[arg(long)]
+    tools_dir: Option<PathBuf>,
+    /// Where the table is written.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+struct Measured {
+    name: String,
+    version: String,
+    spans: u64,
+    seconds: f64,
+    cpu_seconds: f64,
+    peak_rss_bytes: u64,
+    loadgen_refused: u64,
+    loadgen_failed: u64,
+}
+
+impl Measured {
+    fn spans_per_second(&self) -> f64 {
+        self.spans as f64 / self.seconds
+    }
+    fn cpu_seconds_per_million(&self) -> f64 {
+        self.cpu_seconds / (self.spans as f64 / 1e6)
+    }
+    fn spans_per_cpu_second(&self) -> f64 {
+        self.spans as f64 / self.cpu_seconds
+    }
+    fn peak_rss_mb(&self) -> f64 {
+        self.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let output = Command::new("getconf").arg("CLK_TCK").output();
+    output
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process (all its threads), in seconds.
+fn cpu_seconds(pid: u32, ticks: f64) -> anyhow::Result<f64> {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc/PID/stat")?;
+    let after = &stat[stat.rfind(')').context("malformed stat")? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11).context("no utime")?.parse()?;
+    let stime: f64 = fields.get(12).context("no stime")?.parse()?;
+    Ok((utime + stime) / ticks)
+}
+
+/// VmHWM: the peak resident set size.
+fn peak_rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmHWM")?
+        .parse()?;
+    Ok(kb * 1024)
+}
+
+fn sink_spans(addr: SocketAddr) -> anyhow::Result<u64> {
+    let (status, body) = http_get(addr, "/count")?;
+    anyhow::ensure!(status == 200, "sink /count answered {status}");
+    Ok(serde_json::from_str::<Snapshot>(&body)?.traces.items)
+}
+
+/// Wraps a command in `taskset -c CPUS` when pinning is on.
+fn pinned(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn version_of(program: &Path) -> String {
+    let output = Command::new(program).arg("--version").output();
+    output
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+struct Setup<'a> {
+    args: &'a Args,
+    tools: PathBuf,
+    work: PathBuf,
+    collector_cpus: Option<String>,
+    load_cpus: Option<String>,
+    ticks: f64,
+}
+
+fn ferrotel_config(receiver: SocketAddr, sink: SocketAddr, metrics_port: u16) -> String {
+    format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: {receiver}\n\
+         processors:\n  batch: {{}}\n\
+         exporters:\n  otlp:\n    endpoint: {sink}\n    compression: gzip\n    tls:\n      insecure: true\n\
+         service:\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: {metrics_port}\n\
+         \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [otlp]\n"
+    )
+}
+
+fn start_collector(
+    setup: &Setup,
+    name: &str,
+    receiver: SocketAddr,
+    sink: SocketAddr,
+) -> anyhow::Result<(Proc, String)> {
+    let cpus = setup.collector_cpus.as_deref();
+    match name {
+        "ferrotel" => {
+            let bin = setup
+                .args
+                .ferrotel_bin
+                .clone()
+                .unwrap_or_else(|| procs::target_dir().join("release/ferrotel"));
+            anyhow::ensure!(
+                bin.is_file(),
+                "{} not found: cargo build --release -p ferrotel",
+                bin.display()
+            );
+            let config = setup.work.join("ferrotel-relay.yaml");
+            std::fs::write(&config, ferrotel_config(receiver, sink, procs::free_port()))?;
+            let mut command = pinned(&bin, cpus);
+            command.arg("--config").arg(&config);
+            Ok((Proc::spawn("ferrotel", command), version_of(&bin)))
+        }
+        "rotel" => {
+            let bin = setup
+                .args
+                .rotel_bin
+                .clone()
+                .unwrap_or_else(procs::rotel_agent);
+            let mut command = pinned(&bin, cpus);
+            command
+                .arg("start")
+                .args(["--otlp-grpc-endpoint", &receiver.to_string()])
+                .args(["--otlp-http-endpoint", &free_addr().to_string()])
+                .args(["--exporter", "otlp", "--otlp-exporter-protocol", "grpc"])
+                .args(["--otlp-exporter-endpoint", &format!("http://{sink}")])
+                .args(["--otlp-exporter-compression", "gzip"])
+                // Batching as otelcol's batch processor defaults (and rotel's own): 8192 items or 200 ms.
+                .args(["--batch-max-size", "8192", "--batch-timeout", "200ms"])
+                .arg("--pid-file")
+                .arg(setup.work.join("rotel-agent.pid"));
+            Ok((Proc::spawn("rotel", command), version_of(&bin)))
+        }
+        other => bail!("unknown collector {other:?} (ferrotel or rotel)"),
+    }
+}
+
+fn run_one(setup: &Setup, name: &str) -> anyhow::Result<Measured> {
+    let args = setup.args;
+    let sink_addr = free_addr();
+    let mut sink_command = pinned(
+        &setup.tools.join("ferrotel-sink"),
+        setup.load_cpus.as_deref(),
+    );
+    sink_command
+        .arg("--listen")
+        .arg(sink_addr.to_string())
+        .args(["--threads", "1"]);
+    let mut sink = Proc::spawn("ferrotel-sink", sink_command);
+    sink.wait_for_port(sink_addr, Duration::from_secs(10));
+
+    let receiver = free_addr();
+    let (mut collector, version) = start_collector(setup, name, receiver, sink_addr)?;
+    collector.wait_for_port(receiver, Duration::from_secs(30));
+    // taskset execs the collector, so the pid is the collector's own.
+    let pid = collector.pid();
+
+    // The load outlasts the window by a second so the window never sees the load winding down.
+    let total = args.warmup + args.duration + 1.0;
+    let mut loadgen = pinned(
+        &setup.tools.join("ferrotel-loadgen"),
+        setup.load_cpus.as_deref(),
+    );
+    loadgen
+        .args([
+            "--endpoint",
+            &receiver.to_string(),
+            "--protocol",
+            "grpc",
+            "--signal",
+            "traces",
+            "--json",
+        ])
+        .args([
+            "--batch-size",
+            &args.batch_size.to_string(),
+            "--attributes",
+            &args.attributes.to_string(),
+        ])
+        .args([
+            "--concurrency",
+            &args.concurrency.to_string(),
+            "--compression",
+            &args.compression,
+        ])
+        .args([
+            "--rate",
+            &args.rate.to_string(),
+            "--duration",
+            &total.to_string(),
+        ]);
+    loadgen
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    let loadgen = loadgen.spawn().context("starting ferrotel-loadgen")?;
+
+    std::thread::sleep(Duration::from_secs_f64(args.warmup));
+    collector.assert_running();
+    let (spans_before, cpu_before, t_before) = (
+        sink_spans(sink_addr)?,
+        cpu_seconds(pid, setup.ticks)?,
+        Instant::now(),
+    );
+    std::thread::sleep(Duration::from_secs_f64(args.duration));
+    collector.assert_running();
+    let (spans_after, cpu_after, seconds) = (
+        sink_spans(sink_addr)?,
+        cpu_seconds(pid, setup.ticks)?,
+        t_before.elapsed(),
+    );
+    let peak_rss = peak_rss_bytes(pid)?;
+
+    let output = loadgen.wait_with_output()?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "loadgen printed no report: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })?;
+    let field = |key: &str| {
+        report
+            .get(key)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    match collector.terminate(Duration::from_secs(15)) {
+        Some(status) if !status.success() => {
+            eprintln!("note: {name} exited with {status} on SIGTERM")
+        }
+        None => eprintln!("note: {name} did not exit within 15 s of SIGTERM"),
+        _ => {}
+    }
+    drop(sink);
+    Ok(Measured {
+        name: name.to_string(),
+        version,
+        spans: spans_after - spans_before,
+        seconds: seconds.as_secs_f64(),
+        cpu_seconds: cpu_after - cpu_before,
+        peak_rss_bytes: peak_rss,
+        loadgen_refused: field("requests_refused"),
+        loadgen_failed: field("requests_failed"),
+    })
+}
+
+fn table(setup: &Setup, results: &[Measured]) -> String {
+    let args = setup.args;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ferrotel relay benchmark: loadgen -> collector (OTLP gRPC in -> batch -> OTLP gRPC out, gzip) -> sink"
+    );
+    let pace = if args.rate > 0.0 {
+        format!("{} spans/s offered", args.rate)
+    } else {
+        "flat out".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "load: traces, {} spans/request, {} attributes/span (~540 B/span), loadgen->collector compression {}, concurrency {}, {pace}",
+        args.batch_size, args.attributes, args.compression, args.concurrency
+    );
+    let _ = writeln!(
+        out,
+        "window: {} s measured after {} s warm-up; CPU = utime+stime of the collector process (/proc/PID/stat), peak RSS = VmHWM",
+        args.duration, args.warmup
+    );
+    let _ = match (&setup.collector_cpus, &setup.load_cpus) {
+        (Some(c), Some(l)) => writeln!(
+            out,
+            "pinning: collector on CPU {c} (taskset -c {c}); loadgen and sink on CPU {l} (taskset -c {l})"
+        ),
+        _ => writeln!(
+            out,
+            "pinning: none (fewer than 2 CPUs); every process shares all cores"
+        ),
+    };
+    for r in results {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            r.name,
+            if r.version.is_empty() {
+                "version unknown"
+            } else {
+                &r.version
+            }
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>9}",
+        "collector", "spans/s", "CPU-s/M spans", "spans/CPU-s", "peak RSS MB", "CPU use"
+    );
+    for r in results {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>12.0} {:>14.3} {:>14.0} {:>12.1} {:>9.2}",
+            r.name,
+            r.spans_per_second(),
+            r.cpu_seconds_per_million(),
+            r.spans_per_cpu_second(),
+            r.peak_rss_mb(),
+            r.cpu_seconds / r.seconds
+        );
+    }
+    let ferrotel = results.iter().find(|r| r.name == "ferrotel");
+    let rotel = results.iter().find(|r| r.name == "rotel");
+    if let (Some(f), Some(r)) = (ferrotel, rotel) {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>12.2} {:>14.2} {:>14.2} {:>12.2} {:>9}",
+            "ferrotel/rotel",
+            f.spans_per_second() / r.spans_per_second(),
+            f.cpu_seconds_per_million() / r.cpu_seconds_per_million(),
+            f.spans_per_cpu_second() / r.spans_per_cpu_second(),
+            f.peak_rss_mb() / r.peak_rss_mb(),
+            ""
+        );
+        let _ = writeln!(
+            out,
+            "(spans/s and spans/CPU-s: higher is better; CPU-s/M spans and RSS: lower is better)"
+        );
+    }
+    if setup.collector_cpus.is_some() {
+        for r in results.iter().filter(|r| r.cpu_seconds / r.seconds < 0.9) {
+            let _ = writeln!(
+                out,
+                "note: {} used {:.2} of its core: the load, not the collector, set its spans/s; compare CPU-s/M spans",
+                r.name,
+                r.cpu_seconds / r.seconds
+            );
+        }
+    }
+    for r in results
+        .iter()
+        .filter(|r| r.loadgen_refused + r.loadgen_failed > 0)
+    {
+        let _ = writeln!(
+            out,
+            "note: {} refused {} and failed {} loadgen requests",
+            r.name, r.loadgen_refused, r.loadgen_failed
+        );
+    }
+    out
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let tools = match &args.tools_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary folder")?
+            .to_path_buf(),
+    };
+    let work = procs::target_dir().join("bench");
+    std::fs::create_dir_all(&work)?;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let (collector_cpus, load_cpus) =
+        if cpus >= 2 && Command::new("taskset").arg("-V").output().is_ok() {
+            let others: Vec<String> = (0..cpus)
+                .filter(|&c| c != args.collector_cpu)
+                .map(|c| c.to_string())
+                .collect();
+            (Some(args.collector_cpu.to_string()), Some(others.join(",")))
+        } else {
+            (None, None)
+        };
+    let setup = Setup {
+        args: &args,
+        tools,
+        work,
+        collector_cpus,
+        load_cpus,
+        ticks: clock_ticks_per_second(),
+    };
+    let mut results = Vec::new();
+    for name in &args.collectors {
+        eprintln!(
+            "bench: {name} ({} s warm-up + {} s measured)",
+            args.warmup, args.duration
+        );
+        let measured = run_one(&setup, name).with_context(|| format!("benchmarking {name}"))?;
+        anyhow::ensure!(
+            measured.spans > 0,
+            "{name} relayed no spans to the sink during the window"
+        );
+        results.push(measured);
+    }
+    let text = table(&setup, &results);
+    print!("{text}");
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| setup.work.join("relay.txt"));
+    std::fs::write(&out, &text)?;
+    eprintln!("bench: table written to {}", out.display());
+    Ok(())
+}

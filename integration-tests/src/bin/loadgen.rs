@@ -26,7 +26,11 @@ enum CompressionArg {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ferrotel-loadgen", version, about = "Sends OTLP load to a collector and reports what it acknowledged")]
+#[command(
+    name = "ferrotel-loadgen",
+    version,
+    about = "Sends OTLP load to a collector and reports what it acknowledged"
+)]
 struct Args {
     /// Target `host:port` (or `http://host:port`); defaults to the OTLP port of --protocol.
     #[arg(long)]
@@ -95,7 +99,11 @@ fn main() -> anyhow::Result<()> {
     let config = LoadConfig {
         endpoint: endpoint.clone(),
         protocol: args.protocol,
-        shape: Shape { signal, batch_size: args.batch_size, attributes: args.attributes },
+        shape: Shape {
+            signal,
+            batch_size: args.batch_size,
+            attributes: args.attributes,
+        },
         rate: (args.rate > 0.0).then_some(args.rate),
         concurrency: args.concurrency,
         connections: args.connections,
@@ -105,7 +113,10 @@ fn main() -> anyhow::Result<()> {
         connect_timeout: Duration::try_from_secs_f64(args.connect_timeout)?,
     };
     // Two worker threads keep the generator from taking every core of a small machine.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     if !args.json {
         let pace = match config.rate {
             Some(rate) => format!("{rate} {}/s", signal.item_name()),

@@ -11,7 +11,11 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser, Debug)]
-#[command(name = "ferrotel-sink", version, about = "Counts OTLP items received over gRPC and HTTP")]
+#[command(
+    name = "ferrotel-sink",
+    version,
+    about = "Counts OTLP items received over gRPC and HTTP"
+)]
 struct Args {
     /// Address to listen on; gRPC (h2c) and OTLP/HTTP share it.
     #[arg(long, default_value = "127.0.0.1:4317")]
@@ -42,11 +46,20 @@ fn write_report(path: &Path, counts: &Counts) -> std::io::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
-        let options = SinkOptions { max_body_bytes: args.max_body_mib << 20, refuse_every: args.refuse_every };
+        let options = SinkOptions {
+            max_body_bytes: args.max_body_mib << 20,
+            refuse_every: args.refuse_every,
+        };
         let handle = sink::start(args.listen, options).await?;
-        eprintln!("ferrotel-sink: listening on {} (gRPC and HTTP); GET /count for counts", handle.addr);
+        eprintln!(
+            "ferrotel-sink: listening on {} (gRPC and HTTP); GET /count for counts",
+            handle.addr
+        );
         let counts: Arc<Counts> = handle.counts.clone();
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;

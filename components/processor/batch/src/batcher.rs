@@ -20,6 +20,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::chunk::{Unsplittable, next_chunk};
 use crate::config::BatchConfig;
 
 /// What the batcher needs from its config, in the units it works in.
@@ -102,7 +103,9 @@ struct Shared {
 impl Shared {
     fn pending(&self) -> MutexGuard<'_, Pending> {
         // A panic while holding this lock leaves plain counters behind: keep going with them.
-        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn due(&self, pending: &Pending, trigger: Trigger) -> bool {
@@ -110,8 +113,12 @@ impl Shared {
             return false;
         }
         match trigger {
-            Trigger::Size => self.limits.immediate() || pending.items >= self.limits.send_batch_size,
-            Trigger::Timeout => pending.first_at.is_some_and(|t| t.elapsed() >= self.limits.timeout),
+            Trigger::Size => {
+                self.limits.immediate() || pending.items >= self.limits.send_batch_size
+            }
+            Trigger::Timeout => pending
+                .first_at
+                .is_some_and(|t| t.elapsed() >= self.limits.timeout),
             Trigger::Shutdown => true,
         }
     }
@@ -127,68 +134,72 @@ impl Shared {
             pending.take()
         };
         let alone = caller.is_some() && parts.len() == 1 && Some(parts[0].seq) == caller;
-        let items: usize = parts.iter().map(|p| p.data.item_count()).sum();
-        let joined = Telemetry::concat(self.signal, parts.into_iter().map(|p| p.data).collect());
-        let chunks = match joined.split(self.limits.send_batch_max_size) {
-            Ok(chunks) => chunks,
-            Err(e) => {
-                let error = ConsumeError::Permanent(format!("batch could not be split: {e}"));
-                return self.fail(error, items, alone);
-            }
-        };
+        let parts = parts.into_iter().map(|p| p.data).collect();
         // A size trigger sends only while a full batch remains; the rest waits for more data.
-        let keep_below = (trigger == Trigger::Size && !self.limits.immediate()).then_some(self.limits.send_batch_size);
-        let leftover = self.send_chunks(chunks, items, alone, trigger != Trigger::Size, keep_below).await?;
-        if !leftover.is_empty() {
-            let mut pending = self.pending();
-            let was_empty = pending.items == 0;
-            let rest = Telemetry::concat(self.signal, leftover);
+        let keep_below = (trigger == Trigger::Size && !self.limits.immediate())
+            .then_some(self.limits.send_batch_size);
+        let leftover = self
+            .send_parts(parts, alone, trigger != Trigger::Size, keep_below)
+            .await?;
+        if leftover.is_empty() {
+            return Ok(());
+        }
+        let mut pending = self.pending();
+        let was_empty = pending.items == 0;
+        for data in leftover.into_iter().rev() {
             let seq = pending.next_seq;
             pending.next_seq += 1;
-            pending.items += rest.item_count();
-            // The leftover starts a fresh wait, as otelcol resets its timer after a size send.
-            pending.first_at = Some(pending.first_at.map_or_else(Instant::now, |t| t.min(Instant::now())));
-            pending.parts.push_front(Part { seq, data: rest });
-            drop(pending);
-            if was_empty {
-                self.batch_started.notify_one();
-            }
+            pending.items += data.item_count();
+            pending.parts.push_front(Part { seq, data });
+        }
+        // The leftover starts a fresh wait, as otelcol resets its timer after a size send.
+        pending.first_at.get_or_insert_with(Instant::now);
+        drop(pending);
+        if was_empty {
+            self.batch_started.notify_one();
         }
         Ok(())
     }
 
-    /// Sends chunks in order. Returns the chunks held back by `keep_below`, or the first error when
-    /// `alone` and nothing was delivered yet (the caller retries all of it, so nothing is dropped).
-    async fn send_chunks(
+    /// Sends `parts` in batches of at most `send_batch_max_size`, in order. Returns the parts held
+    /// back by `keep_below`, or the first error when `alone` and nothing was delivered yet (the
+    /// caller retries all of it, so nothing is dropped).
+    async fn send_parts(
         &self,
-        chunks: Vec<Telemetry>,
-        mut remaining: usize,
+        mut parts: VecDeque<Telemetry>,
         alone: bool,
         by_timeout: bool,
         keep_below: Option<usize>,
-    ) -> Result<Vec<Telemetry>, ConsumeError> {
-        let mut chunks = chunks.into_iter();
+    ) -> Result<VecDeque<Telemetry>, ConsumeError> {
+        let mut remaining: usize = parts.iter().map(Telemetry::item_count).sum();
         let mut delivered_any = false;
-        while let Some(chunk) = chunks.next() {
+        while remaining > 0 {
             if keep_below.is_some_and(|size| remaining < size) {
-                return Ok(std::iter::once(chunk).chain(chunks).collect());
+                return Ok(parts);
             }
+            let chunk = match next_chunk(self.signal, &mut parts, self.limits.send_batch_max_size) {
+                Ok(chunk) => chunk,
+                Err(Unsplittable { error, items }) => {
+                    remaining -= items;
+                    let error =
+                        ConsumeError::Permanent(format!("batch could not be split: {error}"));
+                    self.fail(error, items, alone && !delivered_any)?;
+                    delivered_any = true;
+                    continue;
+                }
+            };
             let n = chunk.item_count();
             remaining -= n;
             match self.next.consume(chunk).await {
                 Ok(()) => {
-                    delivered_any = true;
                     self.metrics.outgoing(self.signal, n);
                     self.metrics.batch_sent(n, by_timeout);
                 }
-                Err(e) if alone && !delivered_any => return Err(e),
-                Err(e) => {
-                    self.fail(e, n, false)?;
-                    delivered_any = true;
-                }
+                Err(e) => self.fail(e, n, alone && !delivered_any)?,
             }
+            delivered_any = true;
         }
-        Ok(Vec::new())
+        Ok(VecDeque::new())
     }
 
     /// A failed send: the caller's own error when `alone`, else counted as dropped and logged.
@@ -216,14 +227,14 @@ impl Shared {
             match deadline {
                 None => tokio::select! {
                     _ = self.batch_started.notified() => {}
-                    _ = stop.changed() => {}
+                    changed = stop.changed() => if changed.is_err() { return },
                 },
                 Some(deadline) => tokio::select! {
                     _ = tokio::time::sleep_until(deadline) => {
                         // Nobody waits on a timed flush: its failures are counted in `fail`.
                         let _ = self.flush(Trigger::Timeout, None).await;
                     }
-                    _ = stop.changed() => {}
+                    changed = stop.changed() => if changed.is_err() { return },
                 },
             }
         }
@@ -237,7 +248,13 @@ pub struct BatchProcessor {
 }
 
 impl BatchProcessor {
-    pub(crate) fn new(signal: Signal, limits: Limits, next: ConsumerRef, metrics: ProcessorMetrics, id: String) -> Self {
+    pub(crate) fn new(
+        signal: Signal,
+        limits: Limits,
+        next: ConsumerRef,
+        metrics: ProcessorMetrics,
+        id: String,
+    ) -> Self {
         let shared = Shared {
             signal,
             limits,
@@ -248,11 +265,17 @@ impl BatchProcessor {
             send_lock: tokio::sync::Mutex::new(()),
             batch_started: Notify::new(),
         };
-        BatchProcessor { shared: Arc::new(shared), stop: watch::channel(false).0, timer: Mutex::new(None) }
+        BatchProcessor {
+            shared: Arc::new(shared),
+            stop: watch::channel(false).0,
+            timer: Mutex::new(None),
+        }
     }
 
     fn timer(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
-        self.timer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.timer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -272,27 +295,33 @@ impl Consumer for BatchProcessor {
         if items == 0 {
             return Ok(());
         }
-        let (seq, first, closed) = {
+        let queued = {
             let mut pending = shared.pending();
             if pending.closed {
-                (None, false, Some(data))
+                Err(data)
             } else {
                 let first = pending.items == 0;
-                (Some(pending.push(data)), first, None)
+                let seq = pending.push(data);
+                Ok((seq, first, shared.due(&pending, Trigger::Size)))
             }
         };
-        if let Some(data) = closed {
-            let chunks = data.split(shared.limits.send_batch_max_size).map_err(|e| ConsumeError::Permanent(e.to_string()))?;
-            return shared.send_chunks(chunks, items, true, true, None).await.map(drop);
-        }
+        let (seq, first, size_reached) = match queued {
+            Ok(queued) => queued,
+            Err(data) => {
+                return shared
+                    .send_parts(VecDeque::from([data]), true, false, None)
+                    .await
+                    .map(drop);
+            }
+        };
         if first {
             shared.batch_started.notify_one();
         }
-        let size_reached = {
-            let pending = shared.pending();
-            shared.due(&pending, Trigger::Size)
-        };
-        if size_reached { shared.flush(Trigger::Size, seq).await } else { Ok(()) }
+        if size_reached {
+            shared.flush(Trigger::Size, Some(seq)).await
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -301,7 +330,9 @@ impl Lifecycle for BatchProcessor {
     async fn start(&self) -> anyhow::Result<()> {
         let mut timer = self.timer();
         if timer.is_none() && !self.shared.limits.immediate() && !*self.stop.borrow() {
-            *timer = Some(tokio::spawn(self.shared.clone().run_timer(self.stop.subscribe())));
+            *timer = Some(tokio::spawn(
+                self.shared.clone().run_timer(self.stop.subscribe()),
+            ));
         }
         Ok(())
     }

@@ -39,7 +39,9 @@ impl Validate for BatchConfig {
         for key in &self.metadata_keys {
             let lower = key.to_lowercase();
             if !seen.insert(lower.clone()) {
-                return Err(format!("duplicate entry in metadata_keys: {lower:?} (case-insensitive)"));
+                return Err(format!(
+                    "duplicate entry in metadata_keys: {lower:?} (case-insensitive)"
+                ));
             }
         }
         Ok(())
@@ -60,14 +62,18 @@ mod tests {
     fn empty_section_means_otelcol_defaults() {
         let config = decode("").unwrap();
         assert_eq!(config, BatchConfig::default());
-        assert_eq!(config.timeout.as_duration(), std::time::Duration::from_millis(200));
+        assert_eq!(
+            config.timeout.as_duration(),
+            std::time::Duration::from_millis(200)
+        );
         assert_eq!(config.send_batch_size, 8192);
         assert_eq!(config.metadata_cardinality_limit, 1000);
     }
 
     #[test]
     fn reads_the_upstream_testdata() {
-        let config = decode("timeout: 10s\nsend_batch_size: 10000\nsend_batch_max_size: 11000\n").unwrap();
+        let config =
+            decode("timeout: 10s\nsend_batch_size: 10000\nsend_batch_max_size: 11000\n").unwrap();
         assert_eq!(config.timeout, GoDuration::from_secs(10));
         assert_eq!(config.send_batch_size, 10000);
         assert_eq!(config.send_batch_max_size, 11000);
@@ -76,7 +82,10 @@ mod tests {
     #[test]
     fn max_size_below_size_is_refused() {
         let err = decode("send_batch_size: 100\nsend_batch_max_size: 50\n").unwrap_err();
-        assert!(err.contains("send_batch_max_size must be greater or equal to send_batch_size"), "{err}");
+        assert!(
+            err.contains("send_batch_max_size must be greater or equal to send_batch_size"),
+            "{err}"
+        );
         // Zero means unbounded, whatever the size.
         assert!(decode("send_batch_size: 100\nsend_batch_max_size: 0\n").is_ok());
         assert!(decode("send_batch_size: 100\nsend_batch_max_size: 100\n").is_ok());
@@ -85,7 +94,10 @@ mod tests {
     #[test]
     fn duplicate_metadata_keys_are_refused_case_insensitively() {
         let err = decode("metadata_keys: [tenant, Tenant]\n").unwrap_err();
-        assert!(err.contains("duplicate entry in metadata_keys: \"tenant\" (case-insensitive)"), "{err}");
+        assert!(
+            err.contains("duplicate entry in metadata_keys: \"tenant\" (case-insensitive)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -93,6 +105,9 @@ mod tests {
         let err = decode("send_batch_sizes: 1\n").unwrap_err();
         assert!(err.contains("send_batch_sizes"), "{err}");
         let err = decode("timeout: -1s\n").unwrap_err();
-        assert!(err.contains("negative durations are not supported"), "{err}");
+        assert!(
+            err.contains("negative durations are not supported"),
+            "{err}"
+        );
     }
 }

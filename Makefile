@@ -1,0 +1,51 @@
+# ferrotel — developer entry points. Every target works on a fresh Debian 12 machine with the Rust
+# toolchain, python3 and pip: what else it needs (the Python venv with the OpenTelemetry SDK and
+# rotel) is installed by scripts/setup.sh on first use.
+
+CARGO ?= cargo
+# Extra arguments for `make run`, e.g. make run ARGS="--config config/gateway.yaml"
+ARGS ?=
+# Extra arguments for `make bench`, e.g. make bench BENCH_ARGS="--duration 10 --warmup 3"
+BENCH_ARGS ?=
+
+.PHONY: all build run run-release setup test fmt fmt-check clippy bench
+
+all: build
+
+build:
+	$(CARGO) build --workspace --bins
+
+# A debug build: after a change it rebuilds in seconds where the release profile (thin LTO) takes
+# minutes on two cores, and the default config (OTLP in -> batch -> debug) needs no speed.
+# `make run-release` runs the optimised binary, as `make bench` measures it.
+run:
+	$(CARGO) build -p ferrotel
+	./target/debug/ferrotel $(ARGS)
+
+run-release:
+	$(CARGO) build --release -p ferrotel
+	./target/release/ferrotel $(ARGS)
+
+setup:
+	./scripts/setup.sh
+
+# What CI runs (.ci/run): formatting, lints, a build of every binary (the process tests start
+# target/debug/ferrotel), then every test in the workspace.
+test: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Relay benchmark, ferrotel against rotel: release builds, table in target/bench/relay.txt.
+bench: setup
+	./scripts/bench.sh $(BENCH_ARGS)

@@ -1,0 +1,284 @@
+//! The [`Exporter`] wrapper: queue, workers, timeout, retry, self-metrics and a draining shutdown
+//! around an exporter's [`Sender`].
+
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::config::{QueueConfig, RetryConfig};
+use super::queue::{MemoryQueue, OfferError, Queue, QueuedRequest};
+use super::retry::{GaveUp, with_retry};
+use super::{Delivered, SendError, Sender};
+use crate::component::{CreateSettings, Lifecycle};
+use crate::config::Validate;
+use crate::consumer::{ConsumeError, Consumer};
+use crate::signal::{Signal, Telemetry};
+use crate::telemetry::ExporterMetrics;
+
+/// What the wrapper needs from the exporter's config.
+#[derive(Debug, Clone)]
+pub struct ExporterSettings {
+    /// Per attempt; zero means no limit.
+    pub timeout: Duration,
+    pub queue: QueueConfig,
+    pub retry: RetryConfig,
+    /// How long `shutdown` lets the workers drain the queue (retries included) before it counts
+    /// what is left as failed. Keep it under the collector's shutdown budget.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ExporterSettings {
+    fn default() -> Self {
+        ExporterSettings {
+            timeout: Duration::from_secs(5),
+            queue: QueueConfig::default(),
+            retry: RetryConfig::default(),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An exporter as the pipeline sees it. Cheap to share: clones refer to the same queues.
+pub struct Exporter<S: Sender> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S> {
+    id: String,
+    sender: S,
+    metrics: ExporterMetrics,
+    settings: ExporterSettings,
+    /// One queue and worker pool per signal, made on first use (otelcol has one per signal too).
+    queues: [OnceLock<Arc<dyn Queue>>; 3],
+    /// Guards `closed` together with the worker list, so no queue is born after shutdown began.
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    closed: AtomicBool,
+    /// Turned true when the drain deadline passes: retries and sends in flight stop.
+    abort: watch::Sender<bool>,
+}
+
+impl<S: Sender> Exporter<S> {
+    pub fn new(set: &CreateSettings, settings: ExporterSettings, sender: S) -> anyhow::Result<Self> {
+        settings.queue.validate().map_err(anyhow::Error::msg)?;
+        settings.retry.validate().map_err(anyhow::Error::msg)?;
+        let id = set.id.to_string();
+        if settings.queue.enabled {
+            if let Some(storage) = &settings.queue.storage {
+                anyhow::bail!(
+                    "sending_queue::storage {storage:?}: persistent queue not available yet; remove `storage` to use the in-memory queue"
+                );
+            }
+            if settings.queue.batch.is_some() {
+                tracing::warn!(
+                    exporter = %id,
+                    "sending_queue::batch is accepted but not acted on yet: batches are sent as they arrive; use the batch processor"
+                );
+            }
+        }
+        let (abort, _) = watch::channel(false);
+        Ok(Exporter {
+            inner: Arc::new(Inner {
+                id,
+                sender,
+                metrics: set.telemetry.exporter(&set.id),
+                settings,
+                queues: Default::default(),
+                workers: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+                abort,
+            }),
+        })
+    }
+
+    pub fn sender(&self) -> &S {
+        &self.inner.sender
+    }
+
+    /// Used capacity of a signal's queue (0 before the first batch of that signal).
+    pub fn queue_size(&self, signal: Signal) -> usize {
+        self.inner.queues[signal as usize].get().map_or(0, |q| q.size())
+    }
+}
+
+impl<S: Sender> Inner<S> {
+    fn queue(self: &Arc<Self>, signal: Signal) -> Arc<dyn Queue> {
+        self.queues[signal as usize]
+            .get_or_init(|| {
+                let (size, capacity) = self.metrics.queue_gauges(signal);
+                let queue_size = usize::try_from(self.settings.queue.queue_size).unwrap_or(usize::MAX);
+                capacity.set(self.settings.queue.queue_size);
+                let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(queue_size, size));
+                let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+                if self.closed.load(Ordering::SeqCst) {
+                    queue.close();
+                } else {
+                    for _ in 0..self.settings.queue.num_consumers {
+                        workers.push(tokio::spawn(self.clone().work(queue.clone())));
+                    }
+                }
+                queue
+            })
+            .clone()
+    }
+
+    async fn work(self: Arc<Self>, queue: Arc<dyn Queue>) {
+        while let Some(request) = queue.take().await {
+            let result = if *self.abort.borrow() {
+                Err(self.give_up(&request.data, SendError::retryable("the exporter is stopping"), GaveUp::Shutdown))
+            } else {
+                self.deliver(&request.data).await
+            };
+            queue.done(request.size);
+            if let Some(reply) = request.reply {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Sends with timeout and retries; counts the outcome. Errors are what a caller waiting for
+    /// the result should see.
+    async fn deliver(&self, data: &Telemetry) -> Result<(), ConsumeError> {
+        let mut abort = self.abort.subscribe();
+        match with_retry(&self.settings.retry, &mut abort, &self.id, || self.attempt(data)).await {
+            Ok(delivered) => {
+                self.count_delivered(data, delivered);
+                Ok(())
+            }
+            Err((error, why)) => Err(self.give_up(data, error, why)),
+        }
+    }
+
+    async fn attempt(&self, data: &Telemetry) -> Result<Delivered, SendError> {
+        let timeout = self.settings.timeout;
+        if timeout.is_zero() {
+            return self.sender.send(data).await;
+        }
+        match tokio::time::timeout(timeout, self.sender.send(data)).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::retryable(format!("request timed out after {timeout:?}"))),
+        }
+    }
+
+    fn count_delivered(&self, data: &Telemetry, delivered: Delivered) {
+        let items = data.item_count();
+        let rejected = delivered.rejected.min(items);
+        if rejected > 0 {
+            tracing::warn!(
+                exporter = %self.id,
+                rejected_items = rejected,
+                accepted_items = items - rejected,
+                message = %delivered.message,
+                "Partial success response: the destination rejected part of the batch"
+            );
+            self.metrics.send_failed(data.signal(), rejected);
+        }
+        self.metrics.sent(data.signal(), items - rejected);
+    }
+
+    fn give_up(&self, data: &Telemetry, error: SendError, why: GaveUp) -> ConsumeError {
+        let items = data.item_count();
+        self.metrics.send_failed(data.signal(), items);
+        tracing::error!(
+            exporter = %self.id,
+            error = %error,
+            reason = why.describe(),
+            dropped_items = items,
+            "Exporting failed. Dropping data."
+        );
+        match error {
+            SendError::Permanent(msg) => ConsumeError::Permanent(msg),
+            SendError::Retryable { msg, retry_after } => ConsumeError::Refused { reason: msg, retry_after },
+        }
+    }
+
+    fn refuse(&self, data: &Telemetry, why: OfferError) -> ConsumeError {
+        let items = data.item_count();
+        self.metrics.enqueue_failed(data.signal(), items);
+        match why {
+            OfferError::Full => {
+                tracing::error!(exporter = %self.id, dropped_items = items, "Dropping data because sending_queue is full. Try increasing queue_size.");
+                ConsumeError::refused("sending queue is full")
+            }
+            OfferError::TooLarge => {
+                tracing::error!(exporter = %self.id, dropped_items = items, "Dropping data: the batch is larger than the whole sending_queue. Try increasing queue_size.");
+                ConsumeError::Permanent("the batch is larger than the sending queue's capacity".into())
+            }
+            OfferError::Closed => ConsumeError::refused("the exporter is shutting down"),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Sender> Consumer for Exporter<S> {
+    async fn consume(&self, data: Telemetry) -> Result<(), ConsumeError> {
+        let inner = &self.inner;
+        if data.is_empty() {
+            return Ok(());
+        }
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(inner.refuse(&data, OfferError::Closed));
+        }
+        let queue_config = &inner.settings.queue;
+        if !queue_config.enabled {
+            return inner.deliver(&data).await;
+        }
+        let queue = inner.queue(data.signal());
+        let size = queue_config.sizer.size(&data);
+        let mut request = QueuedRequest::new(data, size);
+        let outcome = queue_config.wait_for_result.then(|| {
+            let (tx, rx) = oneshot::channel();
+            request.reply = Some(tx);
+            rx
+        });
+        match queue.offer(request, queue_config.block_on_overflow).await {
+            Ok(()) => match outcome {
+                Some(rx) => rx.await.unwrap_or_else(|_| Err(ConsumeError::refused("the exporter stopped before sending"))),
+                None => Ok(()),
+            },
+            Err((request, why)) => Err(inner.refuse(&request.data, why)),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Sender> Lifecycle for Exporter<S> {
+    async fn start(&self) -> anyhow::Result<()> {
+        self.inner.sender.start().await
+    }
+
+    async fn shutdown(&self) -> anyhow::Result<()> {
+        let inner = &self.inner;
+        let mut workers = {
+            let mut workers = inner.workers.lock().unwrap_or_else(|p| p.into_inner());
+            inner.closed.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *workers)
+        };
+        let queues: Vec<Arc<dyn Queue>> = inner.queues.iter().filter_map(|q| q.get().cloned()).collect();
+        queues.iter().for_each(|q| q.close());
+        let deadline = inner.settings.drain_timeout;
+        let drained = tokio::time::timeout(deadline, futures::future::join_all(workers.iter_mut())).await.is_ok();
+        if !drained {
+            let left: usize = queues.iter().map(|q| q.size()).sum();
+            tracing::warn!(
+                exporter = %inner.id,
+                queued = left,
+                "the sending queue did not drain within {deadline:?}; dropping what is left"
+            );
+        }
+        // Workers still running now give up on what they hold and on the rest of the queue.
+        let _ = inner.abort.send(true);
+        futures::future::join_all(workers.iter_mut()).await;
+        for queue in &queues {
+            for request in queue.drain() {
+                let error = inner.give_up(&request.data, SendError::retryable("the exporter stopped"), GaveUp::Shutdown);
+                if let Some(reply) = request.reply {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+        inner.sender.shutdown().await
+    }
+}

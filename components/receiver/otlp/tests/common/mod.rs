@@ -1,0 +1,223 @@
+//! Shared by the receiver's socket tests: a recording/refusing consumer, a started receiver on
+//! 127.0.0.1 ephemeral ports, and OTLP requests of a chosen size.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferrotel_core::component::{ComponentId, CreateSettings, Kind, Lifecycle, SignalConsumers};
+use ferrotel_core::config::{Node, decode_validated};
+use ferrotel_core::consumer::{ConsumeError, Consumer};
+use ferrotel_core::signal::{Signal, Telemetry};
+use ferrotel_core::telemetry::SelfTelemetry;
+use ferrotel_receiver_otlp::{Config, OtlpReceiver};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
+};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+
+/// What the test consumer answers.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    Accept,
+    Refuse(Option<Duration>),
+    Reject,
+}
+
+/// Records what it accepts; answers as its mode says.
+pub struct Recorder {
+    pub received: Mutex<Vec<Telemetry>>,
+    pub mode: Mutex<Mode>,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            received: Mutex::new(Vec::new()),
+            mode: Mutex::new(Mode::Accept),
+        })
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn items(&self, signal: Signal) -> usize {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.signal() == signal)
+            .map(Telemetry::item_count)
+            .sum()
+    }
+
+    pub fn take(&self) -> Vec<Telemetry> {
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl Consumer for Recorder {
+    async fn consume(&self, data: Telemetry) -> Result<(), ConsumeError> {
+        let mode = self.mode.lock().unwrap().clone();
+        match mode {
+            Mode::Accept => {
+                self.received.lock().unwrap().push(data);
+                Ok(())
+            }
+            Mode::Refuse(retry_after) => Err(ConsumeError::Refused {
+                reason: "queue is full".into(),
+                retry_after,
+            }),
+            Mode::Reject => Err(ConsumeError::Permanent("the data is invalid".into())),
+        }
+    }
+}
+
+pub struct Harness {
+    pub receiver: OtlpReceiver,
+    pub recorder: Arc<Recorder>,
+    pub telemetry: Arc<SelfTelemetry>,
+}
+
+impl Harness {
+    pub fn grpc_url(&self) -> String {
+        format!(
+            "http://{}",
+            self.receiver.grpc_addr().expect("gRPC started")
+        )
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.receiver.http_addr().expect("HTTP started")
+        )
+    }
+}
+
+pub fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
+    CreateSettings {
+        id: ComponentId::parse("otlp/test").unwrap(),
+        kind: Kind::Receiver,
+        telemetry: telemetry.clone(),
+    }
+}
+
+pub fn config(yaml: &str) -> Config {
+    decode_validated::<Config>(&Node::parse(yaml, "test.yaml").unwrap()).unwrap()
+}
+
+/// Both protocols on 127.0.0.1 ephemeral ports unless `yaml` says otherwise; `signals` get the recorder.
+pub async fn start_with(yaml: &str, signals: &[Signal]) -> Harness {
+    let telemetry = SelfTelemetry::new(&[]);
+    let recorder = Recorder::new();
+    let mut next = SignalConsumers::default();
+    for signal in signals {
+        next.set(*signal, recorder.clone());
+    }
+    let receiver = OtlpReceiver::new(config(yaml), settings(&telemetry), next).unwrap();
+    receiver.start().await.unwrap();
+    Harness {
+        receiver,
+        recorder,
+        telemetry,
+    }
+}
+
+pub const BOTH: &str =
+    "protocols:\n  grpc:\n    endpoint: 127.0.0.1:0\n  http:\n    endpoint: 127.0.0.1:0\n";
+
+pub async fn start() -> Harness {
+    start_with(BOTH, &Signal::ALL).await
+}
+
+pub fn traces(n: usize) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: (0..n)
+                    .map(|i| Span {
+                        name: format!("span-{i}"),
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+pub fn metrics(n: usize) -> ExportMetricsServiceRequest {
+    let points = (0..n)
+        .map(|i| NumberDataPoint {
+            time_unix_nano: i as u64,
+            ..Default::default()
+        })
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "m".into(),
+                    data: Some(Data::Gauge(Gauge {
+                        data_points: points,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+pub fn logs(n: usize) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: (0..n)
+                    .map(|i| LogRecord {
+                        severity_text: format!("r{i}"),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// The protobuf request for `signal` with `n` items.
+pub fn request_bytes(signal: Signal, n: usize) -> Vec<u8> {
+    match signal {
+        Signal::Traces => traces(n).encode_to_vec(),
+        Signal::Metrics => metrics(n).encode_to_vec(),
+        Signal::Logs => logs(n).encode_to_vec(),
+    }
+}
+
+/// A trace request whose encoding is about `size` bytes and compresses to almost nothing.
+pub fn huge_traces(size: usize) -> ExportTraceServiceRequest {
+    let mut request = traces(1);
+    request.resource_spans[0].scope_spans[0].spans[0].name = "a".repeat(size);
+    request
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}

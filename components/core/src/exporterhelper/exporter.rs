@@ -270,7 +270,7 @@ impl<S: Sender> Lifecycle for Exporter<S> {
         }
         // Workers still running now give up on what they hold and on the rest of the queue.
         let _ = inner.abort.send(true);
-        futures::future::join_all(workers.iter_mut()).await;
+        futures::future::join_all(workers.iter_mut().filter(|w| !w.is_finished())).await;
         for queue in &queues {
             for request in queue.drain() {
                 let error = inner.give_up(&request.data, SendError::retryable("the exporter stopped"), GaveUp::Shutdown);

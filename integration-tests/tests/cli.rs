@@ -133,7 +133,7 @@ fn validate_rejects_a_pipeline_naming_an_undefined_component() {
 fn validate_rejects_broken_yaml() {
     expect_invalid(
         "syntax.yaml",
-        &GOOD.replace("    verbosity: basic", "    verbosity: [basic"),
+        &GOOD.replace("    verbosity: basic", "    verbosity: basic: loud"),
         11,
         "syntax.yaml",
     );

@@ -19,7 +19,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Receiver, Kind::Processor, Kind::Exporter, Kind::Connector, Kind::Extension];
+    pub const ALL: [Kind; 5] = [
+        Kind::Receiver,
+        Kind::Processor,
+        Kind::Exporter,
+        Kind::Connector,
+        Kind::Extension,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,7 +64,10 @@ pub struct ComponentId {
 
 impl ComponentId {
     pub fn new(type_name: impl Into<String>, name: Option<&str>) -> Self {
-        ComponentId { type_name: type_name.into(), name: name.map(str::to_owned) }
+        ComponentId {
+            type_name: type_name.into(),
+            name: name.map(str::to_owned),
+        }
     }
 
     /// Parses `type[/name]`, trimming blanks around each part as otelcol does.
@@ -70,8 +79,13 @@ impl ComponentId {
         if type_part.is_empty() {
             return Err(format!("id {s:?}: the part before / should not be empty"));
         }
-        if !type_part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("id {s:?}: invalid character(s) in type {type_part:?}"));
+        if !type_part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "id {s:?}: invalid character(s) in type {type_part:?}"
+            ));
         }
         if name_part.is_some_and(str::is_empty) {
             return Err(format!("id {s:?}: the part after / should not be empty"));
@@ -177,13 +191,24 @@ pub trait Factory: Send + Sync {
 
 pub trait ReceiverFactory: Factory {
     fn signals(&self) -> &'static [(Signal, Stability)];
-    fn create(&self, set: CreateSettings, node: &Node, next: SignalConsumers) -> anyhow::Result<Arc<dyn Lifecycle>>;
+    fn create(
+        &self,
+        set: CreateSettings,
+        node: &Node,
+        next: SignalConsumers,
+    ) -> anyhow::Result<Arc<dyn Lifecycle>>;
 }
 
 pub trait ProcessorFactory: Factory {
     fn signals(&self) -> &'static [(Signal, Stability)];
     /// One instance per pipeline, as in otelcol.
-    fn create(&self, set: CreateSettings, node: &Node, signal: Signal, next: ConsumerRef) -> anyhow::Result<PipeRef>;
+    fn create(
+        &self,
+        set: CreateSettings,
+        node: &Node,
+        signal: Signal,
+        next: ConsumerRef,
+    ) -> anyhow::Result<PipeRef>;
 }
 
 pub trait ExporterFactory: Factory {
@@ -195,12 +220,24 @@ pub trait ExporterFactory: Factory {
 pub trait ConnectorFactory: Factory {
     /// (from, to, stability): the signal pairs this connector joins.
     fn pairs(&self) -> &'static [(Signal, Signal, Stability)];
-    fn create(&self, set: CreateSettings, node: &Node, from: Signal, to: Signal, next: ConsumerRef) -> anyhow::Result<PipeRef>;
+    fn create(
+        &self,
+        set: CreateSettings,
+        node: &Node,
+        from: Signal,
+        to: Signal,
+        next: ConsumerRef,
+    ) -> anyhow::Result<PipeRef>;
 }
 
 pub trait ExtensionFactory: Factory {
     fn stability(&self) -> Stability;
-    fn create(&self, set: CreateSettings, node: &Node, host: Arc<Host>) -> anyhow::Result<Arc<dyn Lifecycle>>;
+    fn create(
+        &self,
+        set: CreateSettings,
+        node: &Node,
+        host: Arc<Host>,
+    ) -> anyhow::Result<Arc<dyn Lifecycle>>;
 }
 
 /// What the collector tells extensions about itself.
@@ -213,8 +250,14 @@ pub struct Host {
 
 impl Host {
     pub fn set_ready(&self, ready: bool) {
-        let mut since = self.ready_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match (self.ready.swap(ready, std::sync::atomic::Ordering::SeqCst), ready) {
+        let mut since = self
+            .ready_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match (
+            self.ready.swap(ready, std::sync::atomic::Ordering::SeqCst),
+            ready,
+        ) {
             (false, true) => *since = Some(std::time::SystemTime::now()),
             (_, false) => *since = None,
             (true, true) => {}
@@ -223,7 +266,10 @@ impl Host {
 
     /// When the collector became ready, while it is.
     pub fn ready_since(&self) -> Option<std::time::SystemTime> {
-        *self.ready_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .ready_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// True once every pipeline has started, false again from the start of shutdown.
@@ -242,7 +288,10 @@ pub struct Registry {
     pub extensions: Vec<Arc<dyn ExtensionFactory>>,
 }
 
-fn find<'a, F: Factory + ?Sized>(list: &'a [Arc<F>], type_name: &str) -> Option<(&'a Arc<F>, bool)> {
+fn find<'a, F: Factory + ?Sized>(
+    list: &'a [Arc<F>],
+    type_name: &str,
+) -> Option<(&'a Arc<F>, bool)> {
     list.iter().find_map(|f| {
         if f.type_name() == type_name {
             Some((f, false))
@@ -292,7 +341,9 @@ impl Registry {
     /// Every type name of a kind, aliases included, sorted: for "valid values" and "did you mean".
     pub fn type_names(&self, kind: Kind) -> Vec<&'static str> {
         fn names<F: Factory + ?Sized>(list: &[Arc<F>]) -> Vec<&'static str> {
-            list.iter().flat_map(|f| std::iter::once(f.type_name()).chain(f.aliases().iter().copied())).collect()
+            list.iter()
+                .flat_map(|f| std::iter::once(f.type_name()).chain(f.aliases().iter().copied()))
+                .collect()
         }
         let mut all = match kind {
             Kind::Receiver => names(&self.receivers),

@@ -12,7 +12,10 @@ use crate::signal::Telemetry;
 pub enum ConsumeError {
     /// Temporary: the sender should retry later (gRPC UNAVAILABLE, HTTP 503 + Retry-After).
     #[error("data refused, retry later: {reason}")]
-    Refused { reason: String, retry_after: Option<Duration> },
+    Refused {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// The data can never be accepted (gRPC INVALID_ARGUMENT, HTTP 400).
     #[error("data rejected: {0}")]
     Permanent(String),
@@ -20,7 +23,10 @@ pub enum ConsumeError {
 
 impl ConsumeError {
     pub fn refused(reason: impl Into<String>) -> Self {
-        ConsumeError::Refused { reason: reason.into(), retry_after: None }
+        ConsumeError::Refused {
+            reason: reason.into(),
+            retry_after: None,
+        }
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -74,7 +80,8 @@ impl Consumer for FanOut {
             return last.consume(data).await;
         }
         let sends = rest.iter().map(|c| c.consume(data.clone()));
-        let (first, last_result) = futures::join!(futures::future::join_all(sends), last.consume(data));
+        let (first, last_result) =
+            futures::join!(futures::future::join_all(sends), last.consume(data));
         results.extend(first);
         results.push(last_result);
         // A permanent error wins over a refusal: retrying cannot help the consumer that rejected.

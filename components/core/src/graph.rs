@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::component::{ComponentId, CreateSettings, Host, Kind, Lifecycle, PipeRef, Registry, SignalConsumers};
+use crate::component::{
+    ComponentId, CreateSettings, Host, Kind, Lifecycle, PipeRef, Registry, SignalConsumers,
+};
 use crate::config::model::{ComponentConfig, Config, PipelineConfig};
 use crate::consumer::{ConsumerRef, FanOut};
 use crate::signal::Signal;
@@ -38,7 +40,11 @@ struct Builder<'a> {
 }
 
 impl Service {
-    pub fn build(config: &Config, registry: &Registry, telemetry: Arc<SelfTelemetry>) -> anyhow::Result<Service> {
+    pub fn build(
+        config: &Config,
+        registry: &Registry,
+        telemetry: Arc<SelfTelemetry>,
+    ) -> anyhow::Result<Service> {
         let host = Arc::new(Host::default());
         let mut b = Builder {
             config,
@@ -52,17 +58,29 @@ impl Service {
         };
         for ext in &config.service.extensions {
             let section = b.section(Kind::Extension, &ext.id)?;
-            let (factory, _) = registry.extension(&ext.id.type_name).ok_or_else(|| unknown(Kind::Extension, &ext.id))?;
+            let (factory, _) = registry
+                .extension(&ext.id.type_name)
+                .ok_or_else(|| unknown(Kind::Extension, &ext.id))?;
             let component = factory
-                .create(b.settings(Kind::Extension, &ext.id), &section.node, host.clone())
+                .create(
+                    b.settings(Kind::Extension, &ext.id),
+                    &section.node,
+                    host.clone(),
+                )
                 .with_context(|| format!("failed to create extension {:?}", ext.id.to_string()))?;
-            b.order.push(Running { label: format!("extension {}", ext.id), component });
+            b.order.push(Running {
+                label: format!("extension {}", ext.id),
+                component,
+            });
         }
         for pipeline in &config.service.pipelines {
             b.pipeline_entry(pipeline)?;
         }
         b.build_receivers()?;
-        Ok(Service { components: b.order, host })
+        Ok(Service {
+            components: b.order,
+            host,
+        })
     }
 
     pub fn host(&self) -> Arc<Host> {
@@ -92,24 +110,38 @@ impl Service {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, running.component.shutdown()).await {
                 Ok(Ok(())) => tracing::debug!(component = %running.label, "stopped"),
-                Ok(Err(error)) => tracing::warn!(component = %running.label, "shutdown failed: {error:#}"),
-                Err(_) => tracing::warn!(component = %running.label, "shutdown did not finish within the shutdown timeout"),
+                Ok(Err(error)) => {
+                    tracing::warn!(component = %running.label, "shutdown failed: {error:#}")
+                }
+                Err(_) => {
+                    tracing::warn!(component = %running.label, "shutdown did not finish within the shutdown timeout")
+                }
             }
         }
     }
 }
 
 fn unknown(kind: Kind, id: &ComponentId) -> anyhow::Error {
-    anyhow!("{kind} {:?}: unknown type {:?}", id.to_string(), id.type_name)
+    anyhow!(
+        "{kind} {:?}: unknown type {:?}",
+        id.to_string(),
+        id.type_name
+    )
 }
 
 impl Builder<'_> {
     fn settings(&self, kind: Kind, id: &ComponentId) -> CreateSettings {
-        CreateSettings { id: id.clone(), kind, telemetry: self.telemetry.clone() }
+        CreateSettings {
+            id: id.clone(),
+            kind,
+            telemetry: self.telemetry.clone(),
+        }
     }
 
     fn section(&self, kind: Kind, id: &ComponentId) -> anyhow::Result<&ComponentConfig> {
-        self.config.component(kind, id).ok_or_else(|| anyhow!("{kind} {:?} is not configured", id.to_string()))
+        self.config
+            .component(kind, id)
+            .ok_or_else(|| anyhow!("{kind} {:?} is not configured", id.to_string()))
     }
 
     fn is_connector(&self, id: &ComponentId) -> bool {
@@ -138,12 +170,27 @@ impl Builder<'_> {
         let mut next = FanOut::build(outputs);
         for processor in pipeline.processors.iter().rev() {
             let section = self.section(Kind::Processor, &processor.id)?;
-            let (factory, _) =
-                self.registry.processor(&processor.id.type_name).ok_or_else(|| unknown(Kind::Processor, &processor.id))?;
+            let (factory, _) = self
+                .registry
+                .processor(&processor.id.type_name)
+                .ok_or_else(|| unknown(Kind::Processor, &processor.id))?;
             let created = factory
-                .create(self.settings(Kind::Processor, &processor.id), &section.node, signal, next)
-                .with_context(|| format!("failed to create processor {:?} in pipeline {key}", processor.id.to_string()))?;
-            self.order.push(Running { label: format!("processor {} in pipeline {key}", processor.id), component: created.clone() });
+                .create(
+                    self.settings(Kind::Processor, &processor.id),
+                    &section.node,
+                    signal,
+                    next,
+                )
+                .with_context(|| {
+                    format!(
+                        "failed to create processor {:?} in pipeline {key}",
+                        processor.id.to_string()
+                    )
+                })?;
+            self.order.push(Running {
+                label: format!("processor {} in pipeline {key}", processor.id),
+                component: created.clone(),
+            });
             next = created;
         }
         self.building.pop();
@@ -156,22 +203,41 @@ impl Builder<'_> {
             return Ok(existing.clone());
         }
         let section = self.section(Kind::Exporter, id)?;
-        let (factory, _) = self.registry.exporter(&id.type_name).ok_or_else(|| unknown(Kind::Exporter, id))?;
+        let (factory, _) = self
+            .registry
+            .exporter(&id.type_name)
+            .ok_or_else(|| unknown(Kind::Exporter, id))?;
         let created = factory
             .create(self.settings(Kind::Exporter, id), &section.node)
             .with_context(|| format!("failed to create exporter {:?}", id.to_string()))?;
-        self.order.push(Running { label: format!("exporter {id}"), component: created.clone() });
+        self.order.push(Running {
+            label: format!("exporter {id}"),
+            component: created.clone(),
+        });
         self.exporters.insert(id.clone(), created.clone());
         Ok(created)
     }
 
     /// A connector used as an exporter of `from` data: one instance per signal it feeds.
-    fn connector_outputs(&mut self, id: &ComponentId, from: Signal) -> anyhow::Result<Vec<ConsumerRef>> {
-        let downstream: Vec<&PipelineConfig> =
-            self.config.service.pipelines.iter().filter(|p| p.receivers.iter().any(|r| &r.id == id)).collect();
+    fn connector_outputs(
+        &mut self,
+        id: &ComponentId,
+        from: Signal,
+    ) -> anyhow::Result<Vec<ConsumerRef>> {
+        let downstream: Vec<&PipelineConfig> = self
+            .config
+            .service
+            .pipelines
+            .iter()
+            .filter(|p| p.receivers.iter().any(|r| &r.id == id))
+            .collect();
         let mut outputs = Vec::new();
         for to in Signal::ALL {
-            let targets: Vec<&PipelineConfig> = downstream.iter().copied().filter(|p| p.id.signal == to).collect();
+            let targets: Vec<&PipelineConfig> = downstream
+                .iter()
+                .copied()
+                .filter(|p| p.id.signal == to)
+                .collect();
             if targets.is_empty() {
                 continue;
             }
@@ -180,8 +246,15 @@ impl Builder<'_> {
                 outputs.push(existing.clone() as ConsumerRef);
                 continue;
             }
-            let (factory, _) = self.registry.connector(&id.type_name).ok_or_else(|| unknown(Kind::Connector, id))?;
-            if !factory.pairs().iter().any(|(f, t, _)| *f == from && *t == to) {
+            let (factory, _) = self
+                .registry
+                .connector(&id.type_name)
+                .ok_or_else(|| unknown(Kind::Connector, id))?;
+            if !factory
+                .pairs()
+                .iter()
+                .any(|(f, t, _)| *f == from && *t == to)
+            {
                 continue;
             }
             let mut nexts = Vec::new();
@@ -190,9 +263,23 @@ impl Builder<'_> {
             }
             let section = self.section(Kind::Connector, id)?;
             let created = factory
-                .create(self.settings(Kind::Connector, id), &section.node, from, to, FanOut::build(nexts))
-                .with_context(|| format!("failed to create connector {:?} ({from} to {to})", id.to_string()))?;
-            self.order.push(Running { label: format!("connector {id} ({from} to {to})"), component: created.clone() });
+                .create(
+                    self.settings(Kind::Connector, id),
+                    &section.node,
+                    from,
+                    to,
+                    FanOut::build(nexts),
+                )
+                .with_context(|| {
+                    format!(
+                        "failed to create connector {:?} ({from} to {to})",
+                        id.to_string()
+                    )
+                })?;
+            self.order.push(Running {
+                label: format!("connector {id} ({from} to {to})"),
+                component: created.clone(),
+            });
             self.connectors.insert(key, created.clone());
             outputs.push(created);
         }
@@ -207,7 +294,12 @@ impl Builder<'_> {
                 if self.is_connector(&receiver.id) {
                     continue;
                 }
-                wiring.entry(receiver.id.clone()).or_default().entry(pipeline.id.signal).or_default().push(entry.clone());
+                wiring
+                    .entry(receiver.id.clone())
+                    .or_default()
+                    .entry(pipeline.id.signal)
+                    .or_default()
+                    .push(entry.clone());
             }
         }
         for (id, per_signal) in wiring {
@@ -216,11 +308,17 @@ impl Builder<'_> {
                 consumers.set(signal, FanOut::build(entries));
             }
             let section = self.section(Kind::Receiver, &id)?;
-            let (factory, _) = self.registry.receiver(&id.type_name).ok_or_else(|| unknown(Kind::Receiver, &id))?;
+            let (factory, _) = self
+                .registry
+                .receiver(&id.type_name)
+                .ok_or_else(|| unknown(Kind::Receiver, &id))?;
             let created = factory
                 .create(self.settings(Kind::Receiver, &id), &section.node, consumers)
                 .with_context(|| format!("failed to create receiver {:?}", id.to_string()))?;
-            self.order.push(Running { label: format!("receiver {id}"), component: created });
+            self.order.push(Running {
+                label: format!("receiver {id}"),
+                component: created,
+            });
         }
         Ok(())
     }

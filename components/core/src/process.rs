@@ -7,7 +7,10 @@ pub struct ProcessStats {
 
 impl ProcessStats {
     pub fn read() -> ProcessStats {
-        ProcessStats { rss_bytes: rss_bytes().unwrap_or(0), cpu_seconds: cpu_seconds().unwrap_or(0.0) }
+        ProcessStats {
+            rss_bytes: rss_bytes().unwrap_or(0),
+            cpu_seconds: cpu_seconds().unwrap_or(0.0),
+        }
     }
 }
 

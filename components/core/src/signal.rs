@@ -94,8 +94,18 @@ impl Decoded {
 
     fn count(&self) -> usize {
         match self {
-            Decoded::Traces(r) => r.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum(),
-            Decoded::Logs(r) => r.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum(),
+            Decoded::Traces(r) => r
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum(),
+            Decoded::Logs(r) => r
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .map(|s| s.log_records.len())
+                .sum(),
             Decoded::Metrics(r) => r
                 .resource_metrics
                 .iter()
@@ -130,7 +140,12 @@ impl Telemetry {
     /// Wraps an encoded export request, checking its framing down to the items and counting them.
     pub fn from_encoded(signal: Signal, bytes: Bytes) -> Result<Telemetry, DecodeError> {
         let items = wire::count_items(&bytes, signal.item_path())?;
-        Ok(Telemetry { signal, encoded: Some(bytes), decoded: None, items })
+        Ok(Telemetry {
+            signal,
+            encoded: Some(bytes),
+            decoded: None,
+            items,
+        })
     }
 
     pub fn from_traces(request: ExportTraceServiceRequest) -> Telemetry {
@@ -147,7 +162,12 @@ impl Telemetry {
 
     fn from_decoded(signal: Signal, decoded: Decoded) -> Telemetry {
         let items = decoded.count();
-        Telemetry { signal, encoded: None, decoded: Some(Box::new(decoded)), items }
+        Telemetry {
+            signal,
+            encoded: None,
+            decoded: Some(Box::new(decoded)),
+            items,
+        }
     }
 
     pub fn signal(&self) -> Signal {
@@ -191,7 +211,10 @@ impl Telemetry {
 
     fn decoded(&mut self) -> Result<&mut Decoded, DecodeError> {
         if self.decoded.is_none() {
-            let bytes = self.encoded.as_ref().expect("a batch always holds one representation");
+            let bytes = self
+                .encoded
+                .as_ref()
+                .expect("a batch always holds one representation");
             self.decoded = Some(Box::new(Decoded::decode(self.signal, bytes)?));
         }
         Ok(self.decoded.as_mut().expect("just set"))
@@ -202,7 +225,10 @@ impl Telemetry {
         let signal = self.signal;
         match self.decoded()? {
             Decoded::Traces(r) => Ok(r),
-            _ => Err(DecodeError::WrongSignal { expected: Signal::Traces, actual: signal }),
+            _ => Err(DecodeError::WrongSignal {
+                expected: Signal::Traces,
+                actual: signal,
+            }),
         }
     }
 
@@ -210,7 +236,10 @@ impl Telemetry {
         let signal = self.signal;
         match self.decoded()? {
             Decoded::Metrics(r) => Ok(r),
-            _ => Err(DecodeError::WrongSignal { expected: Signal::Metrics, actual: signal }),
+            _ => Err(DecodeError::WrongSignal {
+                expected: Signal::Metrics,
+                actual: signal,
+            }),
         }
     }
 
@@ -218,36 +247,63 @@ impl Telemetry {
         let signal = self.signal;
         match self.decoded()? {
             Decoded::Logs(r) => Ok(r),
-            _ => Err(DecodeError::WrongSignal { expected: Signal::Logs, actual: signal }),
+            _ => Err(DecodeError::WrongSignal {
+                expected: Signal::Logs,
+                actual: signal,
+            }),
         }
     }
 
     /// Changes the decoded traces in place; the old encoding is dropped and the items recounted.
-    pub fn modify_traces<R>(&mut self, f: impl FnOnce(&mut ExportTraceServiceRequest) -> R) -> Result<R, DecodeError> {
+    pub fn modify_traces<R>(
+        &mut self,
+        f: impl FnOnce(&mut ExportTraceServiceRequest) -> R,
+    ) -> Result<R, DecodeError> {
         let signal = self.signal;
         let result = match self.decoded()? {
             Decoded::Traces(r) => f(r),
-            _ => return Err(DecodeError::WrongSignal { expected: Signal::Traces, actual: signal }),
+            _ => {
+                return Err(DecodeError::WrongSignal {
+                    expected: Signal::Traces,
+                    actual: signal,
+                });
+            }
         };
         self.after_modify();
         Ok(result)
     }
 
-    pub fn modify_metrics<R>(&mut self, f: impl FnOnce(&mut ExportMetricsServiceRequest) -> R) -> Result<R, DecodeError> {
+    pub fn modify_metrics<R>(
+        &mut self,
+        f: impl FnOnce(&mut ExportMetricsServiceRequest) -> R,
+    ) -> Result<R, DecodeError> {
         let signal = self.signal;
         let result = match self.decoded()? {
             Decoded::Metrics(r) => f(r),
-            _ => return Err(DecodeError::WrongSignal { expected: Signal::Metrics, actual: signal }),
+            _ => {
+                return Err(DecodeError::WrongSignal {
+                    expected: Signal::Metrics,
+                    actual: signal,
+                });
+            }
         };
         self.after_modify();
         Ok(result)
     }
 
-    pub fn modify_logs<R>(&mut self, f: impl FnOnce(&mut ExportLogsServiceRequest) -> R) -> Result<R, DecodeError> {
+    pub fn modify_logs<R>(
+        &mut self,
+        f: impl FnOnce(&mut ExportLogsServiceRequest) -> R,
+    ) -> Result<R, DecodeError> {
         let signal = self.signal;
         let result = match self.decoded()? {
             Decoded::Logs(r) => f(r),
-            _ => return Err(DecodeError::WrongSignal { expected: Signal::Logs, actual: signal }),
+            _ => {
+                return Err(DecodeError::WrongSignal {
+                    expected: Signal::Logs,
+                    actual: signal,
+                });
+            }
         };
         self.after_modify();
         Ok(result)
@@ -263,7 +319,12 @@ impl Telemetry {
     pub fn concat(signal: Signal, parts: Vec<Telemetry>) -> Telemetry {
         let mut parts = parts.into_iter().filter(|p| !p.is_empty()).peekable();
         let Some(first) = parts.next() else {
-            return Telemetry { signal, encoded: Some(Bytes::new()), decoded: None, items: 0 };
+            return Telemetry {
+                signal,
+                encoded: Some(Bytes::new()),
+                decoded: None,
+                items: 0,
+            };
         };
         if parts.peek().is_none() {
             return first;
@@ -275,7 +336,12 @@ impl Telemetry {
             items += part.items;
             buf.extend_from_slice(&part.to_encoded());
         }
-        Telemetry { signal, encoded: Some(buf.freeze()), decoded: None, items }
+        Telemetry {
+            signal,
+            encoded: Some(buf.freeze()),
+            decoded: None,
+            items,
+        }
     }
 
     /// Splits into batches of at most `max_items` items (0 = no limit), at span / data-point-carrying
@@ -288,7 +354,12 @@ impl Telemetry {
         let bytes = self.into_encoded();
         Ok(wire::split(&bytes, signal.item_path(), max_items)?
             .into_iter()
-            .map(|(encoded, items)| Telemetry { signal, encoded: Some(encoded), decoded: None, items })
+            .map(|(encoded, items)| Telemetry {
+                signal,
+                encoded: Some(encoded),
+                decoded: None,
+                items,
+            })
             .collect())
     }
 }
@@ -299,8 +370,14 @@ impl Telemetry {
     pub fn split_at(self, n: usize) -> Result<(Telemetry, Telemetry), DecodeError> {
         let signal = self.signal;
         let bytes = self.into_encoded();
-        let ((head, head_items), (tail, tail_items)) = wire::split_at(&bytes, signal.item_path(), n)?;
-        let piece = |encoded, items| Telemetry { signal, encoded: Some(encoded), decoded: None, items };
+        let ((head, head_items), (tail, tail_items)) =
+            wire::split_at(&bytes, signal.item_path(), n)?;
+        let piece = |encoded, items| Telemetry {
+            signal,
+            encoded: Some(encoded),
+            decoded: None,
+            items,
+        };
         Ok((piece(head, head_items), piece(tail, tail_items)))
     }
 }
@@ -314,7 +391,12 @@ mod tests {
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 scope_spans: vec![ScopeSpans {
-                    spans: (0..n).map(|i| Span { name: format!("s{i}"), ..Default::default() }).collect(),
+                    spans: (0..n)
+                        .map(|i| Span {
+                            name: format!("s{i}"),
+                            ..Default::default()
+                        })
+                        .collect(),
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -334,8 +416,10 @@ mod tests {
 
     #[test]
     fn modifying_recounts_and_reencodes() {
-        let mut t = Telemetry::from_encoded(Signal::Traces, traces(3).encode_to_vec().into()).unwrap();
-        t.modify_traces(|r| r.resource_spans[0].scope_spans[0].spans.truncate(1)).unwrap();
+        let mut t =
+            Telemetry::from_encoded(Signal::Traces, traces(3).encode_to_vec().into()).unwrap();
+        t.modify_traces(|r| r.resource_spans[0].scope_spans[0].spans.truncate(1))
+            .unwrap();
         assert_eq!(t.item_count(), 1);
         let again = Telemetry::from_encoded(Signal::Traces, t.into_encoded()).unwrap();
         assert_eq!(again.item_count(), 1);

@@ -36,7 +36,9 @@ impl PerSignal {
     }
 
     fn inc(&self, signal: Signal, labels: &Labels, n: usize) {
-        self.families[signal as usize].get_or_create(labels).inc_by(n as u64);
+        self.families[signal as usize]
+            .get_or_create(labels)
+            .inc_by(n as u64);
     }
 }
 
@@ -62,76 +64,159 @@ pub struct SelfTelemetry {
 }
 
 fn histogram() -> Histogram {
-    Histogram::new([10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0])
+    Histogram::new([
+        10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
+        6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0,
+    ])
 }
 
 impl SelfTelemetry {
     /// `resource` labels go on every series (otelcol adds service_name, service_instance_id, service_version).
     pub fn new(resource: &[(String, String)]) -> Arc<SelfTelemetry> {
-        let labels: Vec<(Cow<'static, str>, Cow<'static, str>)> =
-            resource.iter().map(|(k, v)| (Cow::Owned(k.clone()), Cow::Owned(v.clone()))).collect();
+        let labels: Vec<(Cow<'static, str>, Cow<'static, str>)> = resource
+            .iter()
+            .map(|(k, v)| (Cow::Owned(k.clone()), Cow::Owned(v.clone())))
+            .collect();
         let mut root = Registry::default();
         let registry = root.sub_registry_with_labels(labels.into_iter());
         let r = registry;
-        let batch_send_size = Family::<Labels, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
+        let batch_send_size =
+            Family::<Labels, Histogram>::new_with_constructor(histogram as fn() -> Histogram);
         let telemetry = SelfTelemetry {
-            receiver_accepted: PerSignal::register(r, "otelcol_receiver_accepted", "Items successfully pushed into the pipeline"),
-            receiver_refused: PerSignal::register(r, "otelcol_receiver_refused", "Items that could not be pushed into the pipeline"),
-            receiver_failed: PerSignal::register(r, "otelcol_receiver_failed", "Items that failed to be decoded or processed"),
-            exporter_sent: PerSignal::register(r, "otelcol_exporter_sent", "Items successfully sent to destination"),
-            exporter_send_failed: PerSignal::register(r, "otelcol_exporter_send_failed", "Items that failed to be sent to destination"),
-            exporter_enqueue_failed: PerSignal::register(r, "otelcol_exporter_enqueue_failed", "Items that failed to be added to the sending queue"),
+            receiver_accepted: PerSignal::register(
+                r,
+                "otelcol_receiver_accepted",
+                "Items successfully pushed into the pipeline",
+            ),
+            receiver_refused: PerSignal::register(
+                r,
+                "otelcol_receiver_refused",
+                "Items that could not be pushed into the pipeline",
+            ),
+            receiver_failed: PerSignal::register(
+                r,
+                "otelcol_receiver_failed",
+                "Items that failed to be decoded or processed",
+            ),
+            exporter_sent: PerSignal::register(
+                r,
+                "otelcol_exporter_sent",
+                "Items successfully sent to destination",
+            ),
+            exporter_send_failed: PerSignal::register(
+                r,
+                "otelcol_exporter_send_failed",
+                "Items that failed to be sent to destination",
+            ),
+            exporter_enqueue_failed: PerSignal::register(
+                r,
+                "otelcol_exporter_enqueue_failed",
+                "Items that failed to be added to the sending queue",
+            ),
             exporter_queue_size: Family::default(),
             exporter_queue_capacity: Family::default(),
             processor_incoming: Family::default(),
             processor_outgoing: Family::default(),
-            processor_dropped: PerSignal::register(r, "otelcol_processor_dropped", "Items dropped by a processor and reported here rather than lost silently"),
-            processor_accepted: PerSignal::register(r, "otelcol_processor_accepted", "Items successfully pushed into the next component in the pipeline"),
-            processor_refused: PerSignal::register(r, "otelcol_processor_refused", "Items that were rejected by the next component in the pipeline"),
+            processor_dropped: PerSignal::register(
+                r,
+                "otelcol_processor_dropped",
+                "Items dropped by a processor and reported here rather than lost silently",
+            ),
+            processor_accepted: PerSignal::register(
+                r,
+                "otelcol_processor_accepted",
+                "Items successfully pushed into the next component in the pipeline",
+            ),
+            processor_refused: PerSignal::register(
+                r,
+                "otelcol_processor_refused",
+                "Items that were rejected by the next component in the pipeline",
+            ),
             batch_send_size: batch_send_size.clone(),
             batch_size_trigger: Family::default(),
             batch_timeout_trigger: Family::default(),
             registry: Mutex::new(Registry::default()),
             started: Instant::now(),
         };
-        r.register("otelcol_exporter_queue_size", "Current size of the retry queue (in batches)", telemetry.exporter_queue_size.clone());
-        r.register("otelcol_exporter_queue_capacity", "Fixed capacity of the retry queue (in batches)", telemetry.exporter_queue_capacity.clone());
-        r.register("otelcol_processor_incoming_items", "Items passed to the processor", telemetry.processor_incoming.clone());
-        r.register("otelcol_processor_outgoing_items", "Items emitted from the processor", telemetry.processor_outgoing.clone());
-        r.register("otelcol_processor_batch_batch_send_size", "Number of items in the batch that was sent", batch_send_size);
-        r.register("otelcol_processor_batch_batch_size_trigger_send", "Number of times the batch was sent due to a size trigger", telemetry.batch_size_trigger.clone());
-        r.register("otelcol_processor_batch_timeout_trigger_send", "Number of times the batch was sent due to a timeout trigger", telemetry.batch_timeout_trigger.clone());
+        r.register(
+            "otelcol_exporter_queue_size",
+            "Current size of the retry queue (in batches)",
+            telemetry.exporter_queue_size.clone(),
+        );
+        r.register(
+            "otelcol_exporter_queue_capacity",
+            "Fixed capacity of the retry queue (in batches)",
+            telemetry.exporter_queue_capacity.clone(),
+        );
+        r.register(
+            "otelcol_processor_incoming_items",
+            "Items passed to the processor",
+            telemetry.processor_incoming.clone(),
+        );
+        r.register(
+            "otelcol_processor_outgoing_items",
+            "Items emitted from the processor",
+            telemetry.processor_outgoing.clone(),
+        );
+        r.register(
+            "otelcol_processor_batch_batch_send_size",
+            "Number of items in the batch that was sent",
+            batch_send_size,
+        );
+        r.register(
+            "otelcol_processor_batch_batch_size_trigger_send",
+            "Number of times the batch was sent due to a size trigger",
+            telemetry.batch_size_trigger.clone(),
+        );
+        r.register(
+            "otelcol_processor_batch_timeout_trigger_send",
+            "Number of times the batch was sent due to a timeout trigger",
+            telemetry.batch_timeout_trigger.clone(),
+        );
         *telemetry.registry.lock().expect("registry lock") = root;
         Arc::new(telemetry)
     }
 
     /// Registers a component's own metric (a receiver's scrape errors, a queue's bytes, …).
     pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
-        self.registry.lock().expect("registry lock").register(name, help, metric);
+        self.registry
+            .lock()
+            .expect("registry lock")
+            .register(name, help, metric);
     }
 
     pub fn receiver(self: &Arc<Self>, id: &ComponentId, transport: &str) -> ReceiverMetrics {
         ReceiverMetrics {
             telemetry: self.clone(),
-            labels: vec![("receiver".into(), id.to_string()), ("transport".into(), transport.into())],
+            labels: vec![
+                ("receiver".into(), id.to_string()),
+                ("transport".into(), transport.into()),
+            ],
         }
     }
 
     pub fn exporter(self: &Arc<Self>, id: &ComponentId) -> ExporterMetrics {
-        ExporterMetrics { telemetry: self.clone(), id: id.to_string() }
+        ExporterMetrics {
+            telemetry: self.clone(),
+            id: id.to_string(),
+        }
     }
 
     pub fn processor(self: &Arc<Self>, id: &ComponentId, pipeline: &str) -> ProcessorMetrics {
         ProcessorMetrics {
             telemetry: self.clone(),
-            labels: vec![("processor".into(), id.to_string()), ("pipeline".into(), pipeline.into())],
+            labels: vec![
+                ("processor".into(), id.to_string()),
+                ("pipeline".into(), pipeline.into()),
+            ],
         }
     }
 
     /// The Prometheus text exposition, process metrics included.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        encode(&mut out, &self.registry.lock().expect("registry lock")).expect("writing to a String cannot fail");
+        encode(&mut out, &self.registry.lock().expect("registry lock"))
+            .expect("writing to a String cannot fail");
         let eof = out.rfind("# EOF").unwrap_or(out.len());
         out.truncate(eof);
         let process = crate::process::ProcessStats::read();
@@ -160,13 +245,19 @@ pub struct ReceiverMetrics {
 
 impl ReceiverMetrics {
     pub fn accepted(&self, signal: Signal, items: usize) {
-        self.telemetry.receiver_accepted.inc(signal, &self.labels, items);
+        self.telemetry
+            .receiver_accepted
+            .inc(signal, &self.labels, items);
     }
     pub fn refused(&self, signal: Signal, items: usize) {
-        self.telemetry.receiver_refused.inc(signal, &self.labels, items);
+        self.telemetry
+            .receiver_refused
+            .inc(signal, &self.labels, items);
     }
     pub fn failed(&self, signal: Signal, items: usize) {
-        self.telemetry.receiver_failed.inc(signal, &self.labels, items);
+        self.telemetry
+            .receiver_failed
+            .inc(signal, &self.labels, items);
     }
 }
 
@@ -181,20 +272,35 @@ impl ExporterMetrics {
         vec![("exporter".into(), self.id.clone())]
     }
     pub fn sent(&self, signal: Signal, items: usize) {
-        self.telemetry.exporter_sent.inc(signal, &self.labels(), items);
+        self.telemetry
+            .exporter_sent
+            .inc(signal, &self.labels(), items);
     }
     pub fn send_failed(&self, signal: Signal, items: usize) {
-        self.telemetry.exporter_send_failed.inc(signal, &self.labels(), items);
+        self.telemetry
+            .exporter_send_failed
+            .inc(signal, &self.labels(), items);
     }
     pub fn enqueue_failed(&self, signal: Signal, items: usize) {
-        self.telemetry.exporter_enqueue_failed.inc(signal, &self.labels(), items);
+        self.telemetry
+            .exporter_enqueue_failed
+            .inc(signal, &self.labels(), items);
     }
     /// Queue gauges carry the data type too, as otelcol's do.
     pub fn queue_gauges(&self, signal: Signal) -> (Gauge, Gauge) {
-        let labels = vec![("exporter".into(), self.id.clone()), ("data_type".into(), signal.as_str().into())];
+        let labels = vec![
+            ("exporter".into(), self.id.clone()),
+            ("data_type".into(), signal.as_str().into()),
+        ];
         (
-            self.telemetry.exporter_queue_size.get_or_create(&labels).clone(),
-            self.telemetry.exporter_queue_capacity.get_or_create(&labels).clone(),
+            self.telemetry
+                .exporter_queue_size
+                .get_or_create(&labels)
+                .clone(),
+            self.telemetry
+                .exporter_queue_capacity
+                .get_or_create(&labels)
+                .clone(),
         )
     }
 }
@@ -212,26 +318,45 @@ impl ProcessorMetrics {
         labels
     }
     pub fn incoming(&self, signal: Signal, items: usize) {
-        self.telemetry.processor_incoming.get_or_create(&self.with_signal(signal)).inc_by(items as u64);
+        self.telemetry
+            .processor_incoming
+            .get_or_create(&self.with_signal(signal))
+            .inc_by(items as u64);
     }
     pub fn outgoing(&self, signal: Signal, items: usize) {
-        self.telemetry.processor_outgoing.get_or_create(&self.with_signal(signal)).inc_by(items as u64);
+        self.telemetry
+            .processor_outgoing
+            .get_or_create(&self.with_signal(signal))
+            .inc_by(items as u64);
     }
     /// Data a processor accepted but could not pass on: counted, never lost silently.
     pub fn dropped(&self, signal: Signal, items: usize) {
-        self.telemetry.processor_dropped.inc(signal, &self.labels, items);
+        self.telemetry
+            .processor_dropped
+            .inc(signal, &self.labels, items);
     }
     /// Items a processor passed on (otelcol's memory_limiter counts these), labelled by processor only.
     pub fn accepted(&self, signal: Signal, items: usize) {
-        self.telemetry.processor_accepted.inc(signal, &self.labels[..1].to_vec(), items);
+        self.telemetry
+            .processor_accepted
+            .inc(signal, &self.labels[..1].to_vec(), items);
     }
     /// Items a processor turned away with a retryable refusal (the memory_limiter over its limit).
     pub fn refused(&self, signal: Signal, items: usize) {
-        self.telemetry.processor_refused.inc(signal, &self.labels[..1].to_vec(), items);
+        self.telemetry
+            .processor_refused
+            .inc(signal, &self.labels[..1].to_vec(), items);
     }
     pub fn batch_sent(&self, items: usize, by_timeout: bool) {
-        self.telemetry.batch_send_size.get_or_create(&self.labels).observe(items as f64);
-        let trigger = if by_timeout { &self.telemetry.batch_timeout_trigger } else { &self.telemetry.batch_size_trigger };
+        self.telemetry
+            .batch_send_size
+            .get_or_create(&self.labels)
+            .observe(items as f64);
+        let trigger = if by_timeout {
+            &self.telemetry.batch_timeout_trigger
+        } else {
+            &self.telemetry.batch_size_trigger
+        };
         trigger.get_or_create(&self.labels).inc();
     }
 }

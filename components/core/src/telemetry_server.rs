@@ -24,7 +24,10 @@ pub struct TelemetryServer {
 
 impl TelemetryServer {
     /// Binds `endpoint` (`host:port`) now, so a port in use is an error at start-up, and serves in the background.
-    pub async fn start(endpoint: &str, telemetry: Arc<SelfTelemetry>) -> anyhow::Result<TelemetryServer> {
+    pub async fn start(
+        endpoint: &str,
+        telemetry: Arc<SelfTelemetry>,
+    ) -> anyhow::Result<TelemetryServer> {
         let listener = TcpListener::bind(endpoint)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for self-telemetry on {endpoint}: {e}"))?;
@@ -45,7 +48,11 @@ impl TelemetryServer {
                 }
             }
         });
-        Ok(TelemetryServer { local_addr, stop, task })
+        Ok(TelemetryServer {
+            local_addr,
+            stop,
+            task,
+        })
     }
 
     pub async fn stop(self) {
@@ -54,14 +61,27 @@ impl TelemetryServer {
     }
 }
 
-async fn respond(req: Request<Incoming>, telemetry: Arc<SelfTelemetry>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(
+    req: Request<Incoming>,
+    telemetry: Arc<SelfTelemetry>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = if req.method() != Method::GET {
-        Response::builder().status(StatusCode::METHOD_NOT_ALLOWED).header(header::ALLOW, "GET").body(Full::default())
+        Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET")
+            .body(Full::default())
     } else if req.uri().path() != "/metrics" {
-        Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from_static(b"self-telemetry is served on /metrics\n")))
+        Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from_static(
+                b"self-telemetry is served on /metrics\n",
+            )))
     } else {
         Response::builder()
-            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+            .header(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
             .body(Full::new(Bytes::from(telemetry.encode())))
     };
     Ok(response.expect("static response parts are valid"))

@@ -16,7 +16,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme, SupportedProtocolVersion};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme, SupportedProtocolVersion,
+};
 
 use crate::config::{GoDuration, Validate};
 use crate::tls_server::TpmSetting;
@@ -103,10 +105,14 @@ impl Validate for TlsClientSetting {
         if self.has_cert() != self.has_key() {
             return Err("TLS configuration must include both certificate and key (CertFile/CertPem and KeyFile/KeyPem)".into());
         }
-        let min = parse_version(&self.min_version, Version::V12).map_err(|e| format!("invalid TLS min_version: {e}"))?;
-        let max = parse_version(&self.max_version, Version::V13).map_err(|e| format!("invalid TLS max_version: {e}"))?;
+        let min = parse_version(&self.min_version, Version::V12)
+            .map_err(|e| format!("invalid TLS min_version: {e}"))?;
+        let max = parse_version(&self.max_version, Version::V13)
+            .map_err(|e| format!("invalid TLS max_version: {e}"))?;
         if !self.max_version.is_empty() && max < min {
-            return Err("invalid TLS configuration: min_version cannot be greater than max_version".into());
+            return Err(
+                "invalid TLS configuration: min_version cannot be greater than max_version".into(),
+            );
         }
         Ok(())
     }
@@ -126,10 +132,17 @@ impl TlsClientSetting {
         if self.server_name_override.is_empty() {
             return Ok(None);
         }
-        let name = self.server_name_override.trim_start_matches('[').trim_end_matches(']').to_string();
-        ServerName::try_from(name)
-            .map(Some)
-            .map_err(|_| anyhow!("tls::server_name_override {:?} is not a valid DNS name or IP address", self.server_name_override))
+        let name = self
+            .server_name_override
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        ServerName::try_from(name).map(Some).map_err(|_| {
+            anyhow!(
+                "tls::server_name_override {:?} is not a valid DNS name or IP address",
+                self.server_name_override
+            )
+        })
     }
 
     /// The rustls config (no ALPN: the transport adds its own). Errors name the file or key.
@@ -143,12 +156,17 @@ impl TlsClientSetting {
             .with_protocol_versions(&self.versions()?)
             .context("TLS versions and cipher suites do not fit together")?;
         let builder = if self.insecure_skip_verify {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
         } else {
             builder.with_root_certificates(self.roots()?)
         };
         let config = if self.has_cert() {
-            builder.with_client_cert_resolver(Arc::new(ReloadingClientCert::new(self.clone(), provider)?))
+            builder.with_client_cert_resolver(Arc::new(ReloadingClientCert::new(
+                self.clone(),
+                provider,
+            )?))
         } else {
             builder.with_no_client_auth()
         };
@@ -156,10 +174,15 @@ impl TlsClientSetting {
     }
 
     fn versions(&self) -> anyhow::Result<Vec<&'static SupportedProtocolVersion>> {
-        let min = parse_version(&self.min_version, Version::V12).map_err(|e| anyhow!("invalid TLS min_version: {e}"))?;
-        let max = parse_version(&self.max_version, Version::V13).map_err(|e| anyhow!("invalid TLS max_version: {e}"))?;
+        let min = parse_version(&self.min_version, Version::V12)
+            .map_err(|e| anyhow!("invalid TLS min_version: {e}"))?;
+        let max = parse_version(&self.max_version, Version::V13)
+            .map_err(|e| anyhow!("invalid TLS max_version: {e}"))?;
         if max < Version::V12 {
-            bail!("tls::max_version {:?}: TLS 1.0 and 1.1 are not supported (rustls offers 1.2 and 1.3)", self.max_version);
+            bail!(
+                "tls::max_version {:?}: TLS 1.0 and 1.1 are not supported (rustls offers 1.2 and 1.3)",
+                self.max_version
+            );
         }
         if min < Version::V12 {
             tracing::warn!(min_version = %self.min_version, "TLS 1.0 and 1.1 are not supported; the minimum is 1.2");
@@ -179,9 +202,18 @@ impl TlsClientSetting {
         if !self.cipher_suites.is_empty() {
             let mut tls12 = Vec::new();
             for name in &self.cipher_suites {
-                match provider.cipher_suites.iter().find(|s| go_suite_name(s) == *name) {
+                match provider
+                    .cipher_suites
+                    .iter()
+                    .find(|s| go_suite_name(s) == *name)
+                {
                     Some(suite) => tls12.push(*suite),
-                    None if name.starts_with("TLS_") && (name.contains("_CBC_") || name.contains("_RSA_WITH_") || name.contains("RC4") || name.ends_with("CHACHA20_POLY1305")) => {
+                    None if name.starts_with("TLS_")
+                        && (name.contains("_CBC_")
+                            || name.contains("_RSA_WITH_")
+                            || name.contains("RC4")
+                            || name.ends_with("CHACHA20_POLY1305")) =>
+                    {
                         tracing::warn!(cipher_suite = %name, "TLS cipher suite not available with rustls; ignored")
                     }
                     None => bail!("invalid TLS cipher suite: {name:?}"),
@@ -189,7 +221,11 @@ impl TlsClientSetting {
             }
             // As in Go, the list governs TLS 1.2 only; TLS 1.3 suites stay on.
             tls12.retain(|s| s.version() != &rustls::version::TLS13);
-            let tls13 = provider.cipher_suites.iter().filter(|s| s.version() == &rustls::version::TLS13).copied();
+            let tls13 = provider
+                .cipher_suites
+                .iter()
+                .filter(|s| s.version() == &rustls::version::TLS13)
+                .copied();
             provider.cipher_suites = tls13.chain(tls12).collect();
         }
         if !self.curve_preferences.is_empty() {
@@ -200,12 +236,18 @@ impl TlsClientSetting {
                     "X25519" => groups.push(kx_group::X25519),
                     "P256" => groups.push(kx_group::SECP256R1),
                     "P384" => groups.push(kx_group::SECP384R1),
-                    "P521" | "X25519MLKEM768" => tracing::warn!(curve = %curve, "TLS curve not available with the ring provider; ignored"),
-                    other => bail!("invalid curve type: {other}. Expected values are [P256 P384 P521 X25519 X25519MLKEM768]"),
+                    "P521" | "X25519MLKEM768" => {
+                        tracing::warn!(curve = %curve, "TLS curve not available with the ring provider; ignored")
+                    }
+                    other => bail!(
+                        "invalid curve type: {other}. Expected values are [P256 P384 P521 X25519 X25519MLKEM768]"
+                    ),
                 }
             }
             if groups.is_empty() {
-                bail!("tls::curve_preferences: none of the listed curves is available (X25519, P256 and P384 are)");
+                bail!(
+                    "tls::curve_preferences: none of the listed curves is available (X25519, P256 and P384 are)"
+                );
             }
             provider.kx_groups = groups;
         }
@@ -215,7 +257,12 @@ impl TlsClientSetting {
     fn roots(&self) -> anyhow::Result<RootCertStore> {
         let mut roots = RootCertStore::empty();
         let pem = if !self.ca_file.is_empty() {
-            Some(std::fs::read(&self.ca_file).with_context(|| format!("failed to load CA CertPool: failed to load CA {}", self.ca_file))?)
+            Some(std::fs::read(&self.ca_file).with_context(|| {
+                format!(
+                    "failed to load CA CertPool: failed to load CA {}",
+                    self.ca_file
+                )
+            })?)
         } else if !self.ca_pem.is_empty() {
             Some(self.ca_pem.as_bytes().to_vec())
         } else {
@@ -225,13 +272,21 @@ impl TlsClientSetting {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         }
         if let Some(pem) = pem {
-            let source = if self.ca_file.is_empty() { "ca_pem" } else { self.ca_file.as_str() };
-            let certs = parse_certs(&pem).with_context(|| format!("failed to load CA CertPool: failed to parse CA {source}"))?;
+            let source = if self.ca_file.is_empty() {
+                "ca_pem"
+            } else {
+                self.ca_file.as_str()
+            };
+            let certs = parse_certs(&pem).with_context(|| {
+                format!("failed to load CA CertPool: failed to parse CA {source}")
+            })?;
             if certs.is_empty() {
                 bail!("failed to load CA CertPool: no certificate found in CA {source}");
             }
             for cert in certs {
-                roots.add(cert).with_context(|| format!("failed to load CA CertPool: invalid CA certificate in {source}"))?;
+                roots.add(cert).with_context(|| {
+                    format!("failed to load CA CertPool: invalid CA certificate in {source}")
+                })?;
             }
         }
         Ok(roots)
@@ -242,23 +297,34 @@ impl TlsClientSetting {
             if file.is_empty() {
                 Ok(pem.as_bytes().to_vec())
             } else {
-                std::fs::read(file).with_context(|| format!("failed to load TLS cert and key: open {file}"))
+                std::fs::read(file)
+                    .with_context(|| format!("failed to load TLS cert and key: open {file}"))
             }
         };
-        let certs = parse_certs(&read(&self.cert_file, &self.cert_pem)?).context("failed to load TLS cert and key PEMs")?;
+        let certs = parse_certs(&read(&self.cert_file, &self.cert_pem)?)
+            .context("failed to load TLS cert and key PEMs")?;
         if certs.is_empty() {
-            bail!("failed to load TLS cert and key PEMs: no certificate found in the certificate PEM");
+            bail!(
+                "failed to load TLS cert and key PEMs: no certificate found in the certificate PEM"
+            );
         }
         let key_pem = read(&self.key_file, &self.key_pem)?;
         let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
             .context("failed to load TLS cert and key PEMs: malformed private key PEM")?
-            .ok_or_else(|| anyhow!("failed to load TLS cert and key PEMs: no private key found in the key PEM"))?;
-        Ok(Arc::new(CertifiedKey::from_der(certs, key, provider).context("failed to load TLS cert and key PEMs")?))
+            .ok_or_else(|| {
+                anyhow!("failed to load TLS cert and key PEMs: no private key found in the key PEM")
+            })?;
+        Ok(Arc::new(
+            CertifiedKey::from_der(certs, key, provider)
+                .context("failed to load TLS cert and key PEMs")?,
+        ))
     }
 }
 
 fn parse_certs(pem: &[u8]) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    rustls_pemfile::certs(&mut &pem[..]).collect::<Result<Vec<_>, _>>().context("malformed certificate PEM")
+    rustls_pemfile::certs(&mut &pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .context("malformed certificate PEM")
 }
 
 /// Go's name for a suite: rustls spells TLS 1.3 suites `TLS13_…`, Go `TLS_…`.
@@ -292,7 +358,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -301,7 +372,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -320,23 +396,35 @@ struct ReloadingClientCert {
 impl ReloadingClientCert {
     fn new(setting: TlsClientSetting, provider: Arc<CryptoProvider>) -> anyhow::Result<Self> {
         let key = setting.load_certified_key(&provider)?;
-        Ok(ReloadingClientCert { setting, provider, state: RwLock::new((key, Instant::now())) })
+        Ok(ReloadingClientCert {
+            setting,
+            provider,
+            state: RwLock::new((key, Instant::now())),
+        })
     }
 
     fn reload_due(&self, loaded: Instant) -> bool {
         let from_files = !self.setting.cert_file.is_empty() || !self.setting.key_file.is_empty();
-        from_files && !self.setting.reload_interval.is_zero() && loaded.elapsed() >= self.setting.reload_interval.0
+        from_files
+            && !self.setting.reload_interval.is_zero()
+            && loaded.elapsed() >= self.setting.reload_interval.0
     }
 }
 
 impl fmt::Debug for ReloadingClientCert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReloadingClientCert").field("cert_file", &self.setting.cert_file).finish_non_exhaustive()
+        f.debug_struct("ReloadingClientCert")
+            .field("cert_file", &self.setting.cert_file)
+            .finish_non_exhaustive()
     }
 }
 
 impl ResolvesClientCert for ReloadingClientCert {
-    fn resolve(&self, _root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
         let (key, loaded) = self.state.read().ok().map(|s| (s.0.clone(), s.1))?;
         if !self.reload_due(loaded) {
             return Some(key);
@@ -370,10 +458,26 @@ mod tests {
 
     #[test]
     fn validation_messages_follow_otelcol() {
-        assert!(setting("min_version: asd\n").unwrap_err().contains("invalid TLS min_version: unsupported TLS version: \"asd\""));
-        assert!(setting("cert_file: a\n").unwrap_err().contains("must include both certificate and key"));
-        assert!(setting("ca_file: a\nca_pem: b\n").unwrap_err().contains("either a CA file or the PEM-encoded string"));
-        assert!(setting("min_version: \"1.3\"\nmax_version: \"1.2\"\n").unwrap_err().contains("min_version cannot be greater"));
+        assert!(
+            setting("min_version: asd\n")
+                .unwrap_err()
+                .contains("invalid TLS min_version: unsupported TLS version: \"asd\"")
+        );
+        assert!(
+            setting("cert_file: a\n")
+                .unwrap_err()
+                .contains("must include both certificate and key")
+        );
+        assert!(
+            setting("ca_file: a\nca_pem: b\n")
+                .unwrap_err()
+                .contains("either a CA file or the PEM-encoded string")
+        );
+        assert!(
+            setting("min_version: \"1.3\"\nmax_version: \"1.2\"\n")
+                .unwrap_err()
+                .contains("min_version cannot be greater")
+        );
         assert!(setting("insecure: true\nbogus: 1\n").is_err());
         let ok = setting("insecure: true\nca_file: /var/lib/mycert.pem\ncert_file: c\nkey_file: k\nreload_interval: 1m\n").unwrap();
         assert!(ok.insecure);
@@ -382,20 +486,41 @@ mod tests {
     #[test]
     fn configs_build_with_defaults_and_fail_with_the_path() {
         let _ = TlsClientSetting::default().client_config().unwrap();
-        let skip = TlsClientSetting { insecure_skip_verify: true, ..Default::default() };
+        let skip = TlsClientSetting {
+            insecure_skip_verify: true,
+            ..Default::default()
+        };
         let _ = skip.client_config().unwrap();
-        let missing = TlsClientSetting { ca_file: "/nonexistent/ca.pem".into(), ..Default::default() };
+        let missing = TlsClientSetting {
+            ca_file: "/nonexistent/ca.pem".into(),
+            ..Default::default()
+        };
         let err = format!("{:#}", missing.client_config().unwrap_err());
         assert!(err.contains("/nonexistent/ca.pem"), "{err}");
-        let bad_suite = TlsClientSetting { cipher_suites: vec!["TLS_NOPE".into()], ..Default::default() };
-        assert!(bad_suite.client_config().unwrap_err().to_string().contains("invalid TLS cipher suite"));
-        let named = TlsClientSetting { server_name_override: "backend.example".into(), ..Default::default() };
+        let bad_suite = TlsClientSetting {
+            cipher_suites: vec!["TLS_NOPE".into()],
+            ..Default::default()
+        };
+        assert!(
+            bad_suite
+                .client_config()
+                .unwrap_err()
+                .to_string()
+                .contains("invalid TLS cipher suite")
+        );
+        let named = TlsClientSetting {
+            server_name_override: "backend.example".into(),
+            ..Default::default()
+        };
         assert!(named.server_name().unwrap().is_some());
     }
 
     #[test]
     fn debug_output_hides_pem_secrets() {
-        let s = TlsClientSetting { key_pem: "-----BEGIN PRIVATE KEY-----secret".into(), ..Default::default() };
+        let s = TlsClientSetting {
+            key_pem: "-----BEGIN PRIVATE KEY-----secret".into(),
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("secret"));
     }
 }

@@ -70,7 +70,8 @@ fn next_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Field<'a>, WireError
         WIRE_I64 => *pos += 8,
         WIRE_I32 => *pos += 4,
         WIRE_LEN => {
-            let len = usize::try_from(read_varint(buf, pos)?).map_err(|_| WireError("length overflow"))?;
+            let len = usize::try_from(read_varint(buf, pos)?)
+                .map_err(|_| WireError("length overflow"))?;
             let end = pos.checked_add(len).ok_or(WireError("length overflow"))?;
             if end > buf.len() {
                 return Err(WireError("length-delimited field runs past the end"));
@@ -83,7 +84,11 @@ fn next_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Field<'a>, WireError
     if *pos > buf.len() {
         return Err(WireError("fixed-width field runs past the end"));
     }
-    Ok(Field { number, raw: &buf[start..*pos], payload })
+    Ok(Field {
+        number,
+        raw: &buf[start..*pos],
+        payload,
+    })
 }
 
 /// Counts the items under `path`, checking the framing of every message on the way down.
@@ -95,8 +100,14 @@ pub fn count_items(buf: &[u8], path: ItemPath) -> Result<usize, WireError> {
         if !wanted.contains(&field.number) {
             continue;
         }
-        let payload = field.payload.ok_or(WireError("expected a length-delimited message"))?;
-        count += if rest.is_empty() { 1 } else { count_items(payload, rest)? };
+        let payload = field
+            .payload
+            .ok_or(WireError("expected a length-delimited message"))?;
+        count += if rest.is_empty() {
+            1
+        } else {
+            count_items(payload, rest)?
+        };
     }
     Ok(count)
 }
@@ -129,8 +140,14 @@ pub fn split(buf: &[u8], path: ItemPath, max_items: usize) -> Result<Vec<Piece>,
     for field in fields(buf) {
         let field = field?;
         if wanted.contains(&field.number) {
-            let payload = field.payload.ok_or(WireError("expected a length-delimited message"))?;
-            let count = if rest.is_empty() { 1 } else { count_items(payload, rest)? };
+            let payload = field
+                .payload
+                .ok_or(WireError("expected a length-delimited message"))?;
+            let count = if rest.is_empty() {
+                1
+            } else {
+                count_items(payload, rest)?
+            };
             children.push((field, count));
         } else {
             header.put_slice(field.raw);
@@ -146,7 +163,10 @@ pub fn split(buf: &[u8], path: ItemPath, max_items: usize) -> Result<Vec<Piece>,
             continue;
         }
         if current_items > 0 {
-            pieces.push((std::mem::replace(&mut current, header.clone()).freeze(), current_items));
+            pieces.push((
+                std::mem::replace(&mut current, header.clone()).freeze(),
+                current_items,
+            ));
             current_items = 0;
         }
         if count <= max_items || rest.is_empty() {
@@ -182,8 +202,14 @@ pub fn split_at(buf: &[u8], path: ItemPath, n: usize) -> Result<(Piece, Piece), 
             header.put_slice(field.raw);
             continue;
         }
-        let payload = field.payload.ok_or(WireError("expected a length-delimited message"))?;
-        let count = if rest.is_empty() { 1 } else { count_items(payload, rest)? };
+        let payload = field
+            .payload
+            .ok_or(WireError("expected a length-delimited message"))?;
+        let count = if rest.is_empty() {
+            1
+        } else {
+            count_items(payload, rest)?
+        };
         let room = n.saturating_sub(head_items);
         if count <= room {
             head.put_slice(field.raw);
@@ -192,7 +218,8 @@ pub fn split_at(buf: &[u8], path: ItemPath, n: usize) -> Result<(Piece, Piece), 
             tail.put_slice(field.raw);
             tail_items += count;
         } else {
-            let ((sub_head, sub_head_items), (sub_tail, sub_tail_items)) = split_at(payload, rest, room)?;
+            let ((sub_head, sub_head_items), (sub_tail, sub_tail_items)) =
+                split_at(payload, rest, room)?;
             put_len_field(&mut head, field.number, &sub_head);
             put_len_field(&mut tail, field.number, &sub_tail);
             head_items += sub_head_items;
@@ -215,7 +242,10 @@ mod tests {
     use prost::Message;
 
     fn request(resources: usize, scopes: usize, spans: usize) -> ExportTraceServiceRequest {
-        let span = |i: usize| Span { name: format!("span-{i}"), ..Default::default() };
+        let span = |i: usize| Span {
+            name: format!("span-{i}"),
+            ..Default::default()
+        };
         let scope = |s: usize| ScopeSpans {
             spans: (0..spans).map(|i| span(s * 1000 + i)).collect(),
             schema_url: "https://example/scope".into(),
@@ -289,7 +319,13 @@ mod tests {
         let b = request(2, 1, 3).encode_to_vec();
         let joined = [a, b].concat();
         assert_eq!(count_items(&joined, TRACES).unwrap(), 8);
-        assert_eq!(ExportTraceServiceRequest::decode(joined.as_slice()).unwrap().resource_spans.len(), 3);
+        assert_eq!(
+            ExportTraceServiceRequest::decode(joined.as_slice())
+                .unwrap()
+                .resource_spans
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -301,9 +337,17 @@ mod tests {
             assert_eq!((head_items, tail_items), (n, 12 - n));
             let head = ExportTraceServiceRequest::decode(head.as_ref()).unwrap();
             let tail = ExportTraceServiceRequest::decode(tail.as_ref()).unwrap();
-            assert!(head.resource_spans.len() + tail.resource_spans.len() <= 3, "at most one resource is cut");
+            assert!(
+                head.resource_spans.len() + tail.resource_spans.len() <= 3,
+                "at most one resource is cut"
+            );
             let names = |r: &ExportTraceServiceRequest| -> Vec<String> {
-                r.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).map(|s| s.name.clone()).collect()
+                r.resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .flat_map(|s| &s.spans)
+                    .map(|s| s.name.clone())
+                    .collect()
             };
             let mut joined = names(&head);
             joined.extend(names(&tail));

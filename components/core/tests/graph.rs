@@ -33,11 +33,19 @@ struct Component {
 #[async_trait]
 impl Lifecycle for Component {
     async fn start(&self) -> anyhow::Result<()> {
-        self.world.events.lock().unwrap().push(format!("start {}", self.label));
+        self.world
+            .events
+            .lock()
+            .unwrap()
+            .push(format!("start {}", self.label));
         Ok(())
     }
     async fn shutdown(&self) -> anyhow::Result<()> {
-        self.world.events.lock().unwrap().push(format!("stop {}", self.label));
+        self.world
+            .events
+            .lock()
+            .unwrap()
+            .push(format!("stop {}", self.label));
         Ok(())
     }
 }
@@ -51,10 +59,17 @@ impl Consumer for Component {
         if self.tag {
             let label = self.label.clone();
             data.modify_traces(|r| {
-                for span in r.resource_spans.iter_mut().flat_map(|r| &mut r.scope_spans).flat_map(|s| &mut s.spans) {
+                for span in r
+                    .resource_spans
+                    .iter_mut()
+                    .flat_map(|r| &mut r.scope_spans)
+                    .flat_map(|s| &mut s.spans)
+                {
                     span.attributes.push(KeyValue {
                         key: "seen_by".into(),
-                        value: Some(AnyValue { value: Some(any_value::Value::StringValue(label.clone())) }),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(label.clone())),
+                        }),
                         ..Default::default()
                     });
                 }
@@ -64,7 +79,11 @@ impl Consumer for Component {
         match &self.next {
             Some(next) => next.consume(data).await,
             None => {
-                self.world.received.lock().unwrap().push((self.label.clone(), data));
+                self.world
+                    .received
+                    .lock()
+                    .unwrap()
+                    .push((self.label.clone(), data));
                 Ok(())
             }
         }
@@ -85,16 +104,34 @@ impl Factory for TestFactory {
     }
 }
 
-const ALL: &[(Signal, Stability)] = &[(Signal::Traces, Stability::Stable), (Signal::Metrics, Stability::Stable), (Signal::Logs, Stability::Stable)];
+const ALL: &[(Signal, Stability)] = &[
+    (Signal::Traces, Stability::Stable),
+    (Signal::Metrics, Stability::Stable),
+    (Signal::Logs, Stability::Stable),
+];
 
 impl ReceiverFactory for TestFactory {
     fn signals(&self) -> &'static [(Signal, Stability)] {
         ALL
     }
-    fn create(&self, set: CreateSettings, _: &Node, next: SignalConsumers) -> anyhow::Result<Arc<dyn Lifecycle>> {
+    fn create(
+        &self,
+        set: CreateSettings,
+        _: &Node,
+        next: SignalConsumers,
+    ) -> anyhow::Result<Arc<dyn Lifecycle>> {
         let label = format!("receiver {}", set.id);
-        self.world.receiver_outputs.lock().unwrap().push((set.id.to_string(), next));
-        Ok(Arc::new(Component { label, world: self.world.clone(), next: None, tag: false }))
+        self.world
+            .receiver_outputs
+            .lock()
+            .unwrap()
+            .push((set.id.to_string(), next));
+        Ok(Arc::new(Component {
+            label,
+            world: self.world.clone(),
+            next: None,
+            tag: false,
+        }))
     }
 }
 
@@ -102,8 +139,19 @@ impl ProcessorFactory for TestFactory {
     fn signals(&self) -> &'static [(Signal, Stability)] {
         ALL
     }
-    fn create(&self, set: CreateSettings, _: &Node, _: Signal, next: ConsumerRef) -> anyhow::Result<PipeRef> {
-        Ok(Arc::new(Component { label: format!("processor {}", set.id), world: self.world.clone(), next: Some(next), tag: true }))
+    fn create(
+        &self,
+        set: CreateSettings,
+        _: &Node,
+        _: Signal,
+        next: ConsumerRef,
+    ) -> anyhow::Result<PipeRef> {
+        Ok(Arc::new(Component {
+            label: format!("processor {}", set.id),
+            world: self.world.clone(),
+            next: Some(next),
+            tag: true,
+        }))
     }
 }
 
@@ -112,8 +160,17 @@ impl ExporterFactory for TestFactory {
         ALL
     }
     fn create(&self, set: CreateSettings, _: &Node) -> anyhow::Result<PipeRef> {
-        self.world.events.lock().unwrap().push(format!("create exporter {}", set.id));
-        Ok(Arc::new(Component { label: format!("exporter {}", set.id), world: self.world.clone(), next: None, tag: false }))
+        self.world
+            .events
+            .lock()
+            .unwrap()
+            .push(format!("create exporter {}", set.id));
+        Ok(Arc::new(Component {
+            label: format!("exporter {}", set.id),
+            world: self.world.clone(),
+            next: None,
+            tag: false,
+        }))
     }
 }
 
@@ -121,13 +178,30 @@ impl ConnectorFactory for TestFactory {
     fn pairs(&self) -> &'static [(Signal, Signal, Stability)] {
         &[(Signal::Traces, Signal::Traces, Stability::Stable)]
     }
-    fn create(&self, set: CreateSettings, _: &Node, _: Signal, _: Signal, next: ConsumerRef) -> anyhow::Result<PipeRef> {
-        Ok(Arc::new(Component { label: format!("connector {}", set.id), world: self.world.clone(), next: Some(next), tag: false }))
+    fn create(
+        &self,
+        set: CreateSettings,
+        _: &Node,
+        _: Signal,
+        _: Signal,
+        next: ConsumerRef,
+    ) -> anyhow::Result<PipeRef> {
+        Ok(Arc::new(Component {
+            label: format!("connector {}", set.id),
+            world: self.world.clone(),
+            next: Some(next),
+            tag: false,
+        }))
     }
 }
 
 fn registry(world: &World) -> Registry {
-    let f = |name| Arc::new(TestFactory { name, world: world.clone() });
+    let f = |name| {
+        Arc::new(TestFactory {
+            name,
+            world: world.clone(),
+        })
+    };
     Registry {
         receivers: vec![f("src")],
         processors: vec![f("tag")],
@@ -176,7 +250,13 @@ fn build(world: &World) -> Service {
 fn one_span() -> Telemetry {
     Telemetry::from_traces(ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans: vec![Span { name: "op".into(), ..Default::default() }], ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    name: "op".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     })
@@ -202,13 +282,27 @@ async fn data_flows_through_processors_fan_out_and_connectors() {
     assert!(service.host().is_ready());
 
     let outputs = world.receiver_outputs.lock().unwrap().clone();
-    let (_, src) = outputs.iter().find(|(id, _)| id == "src").expect("receiver src created");
-    assert!(src.metrics.is_none() && src.logs.is_none(), "src only feeds traces pipelines");
-    src.traces.as_ref().unwrap().consume(one_span()).await.unwrap();
+    let (_, src) = outputs
+        .iter()
+        .find(|(id, _)| id == "src")
+        .expect("receiver src created");
+    assert!(
+        src.metrics.is_none() && src.logs.is_none(),
+        "src only feeds traces pipelines"
+    );
+    src.traces
+        .as_ref()
+        .unwrap()
+        .consume(one_span())
+        .await
+        .unwrap();
 
     let mut received = std::mem::take(&mut *world.received.lock().unwrap());
     received.sort_by_key(|(label, data)| (label.clone(), data.item_count()));
-    let mut paths: Vec<(String, Vec<String>)> = received.iter_mut().map(|(l, d)| (l.clone(), seen_by(d))).collect();
+    let mut paths: Vec<(String, Vec<String>)> = received
+        .iter_mut()
+        .map(|(l, d)| (l.clone(), seen_by(d)))
+        .collect();
     paths.sort();
     assert_eq!(
         paths,
@@ -220,7 +314,10 @@ async fn data_flows_through_processors_fan_out_and_connectors() {
             // traces/in direct to the shared exporter
             ("exporter rec/shared".into(), vec!["processor tag/a".into()]),
             // traces/out via the connector: tag/a then tag/b
-            ("exporter rec/shared".into(), vec!["processor tag/a".into(), "processor tag/b".into()]),
+            (
+                "exporter rec/shared".into(),
+                vec!["processor tag/a".into(), "processor tag/b".into()]
+            ),
         ]
     );
     service.shutdown(Duration::from_secs(5)).await;
@@ -235,9 +332,18 @@ async fn exporters_are_shared_and_lifecycle_runs_downstream_first() {
     service.shutdown(Duration::from_secs(5)).await;
     let events = world.events.lock().unwrap().clone();
     let created: Vec<_> = events.iter().filter(|e| e.starts_with("create")).collect();
-    assert_eq!(created.len(), 2, "one instance per exporter id: {created:?}");
+    assert_eq!(
+        created.len(),
+        2,
+        "one instance per exporter id: {created:?}"
+    );
 
-    let position = |needle: &str| events.iter().position(|e| e == needle).unwrap_or_else(|| panic!("{needle} missing: {events:?}"));
+    let position = |needle: &str| {
+        events
+            .iter()
+            .position(|e| e == needle)
+            .unwrap_or_else(|| panic!("{needle} missing: {events:?}"))
+    };
     // Start: exporters before what feeds them; receivers last.
     assert!(position("start exporter rec/shared") < position("start processor tag/b"));
     assert!(position("start processor tag/b") < position("start connector fwd"));

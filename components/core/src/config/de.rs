@@ -313,10 +313,14 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
             .value
             .take()
             .expect("next_value_seed after next_key_seed");
-        seed.deserialize(NodeDe {
-            node,
-            path: self.path.key(&key.name),
-        })
+        // Errors a field's own Deserialize raises after reading its value belong to that value.
+        let path = self.path.key(&key.name);
+        let at = At {
+            mark: node.mark.clone(),
+            path: path.clone(),
+        };
+        seed.deserialize(NodeDe { node, path })
+            .map_err(|e| e.locate(&at))
     }
 
     fn size_hint(&self) -> Option<usize> {

@@ -14,7 +14,7 @@ pub mod validate;
 
 pub use de::decode;
 pub use duration::GoDuration;
-pub use load::{load, LoadedConfig};
+pub use load::{LoadedConfig, load};
 pub use model::{Config, PipelineConfig, PipelineId, ServiceConfig, TelemetryConfig};
 pub use node::{Mark, Node, NodeKind};
 
@@ -31,7 +31,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(mark: Option<Mark>, path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { mark, path: path.into(), message: message.into() }
+        ConfigError {
+            mark,
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -50,10 +54,18 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The nearest candidate by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&wrong.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&wrong.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(distance, c)| *distance <= (c.len().max(wrong.len()) / 3).max(1) + 1)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
@@ -68,8 +80,12 @@ pub trait Validate {
 
 /// Decodes a component's section (a null node means "all defaults") and runs its checks. Error
 /// paths are relative to `node`; the loader prefixes the component's own path.
-pub fn decode_validated<T: serde::de::DeserializeOwned + Validate>(node: &Node) -> Result<T, ConfigError> {
+pub fn decode_validated<T: serde::de::DeserializeOwned + Validate>(
+    node: &Node,
+) -> Result<T, ConfigError> {
     let config: T = decode(node)?;
-    config.validate().map_err(|message| ConfigError::new(Some(node.mark.clone()), "", message))?;
+    config
+        .validate()
+        .map_err(|message| ConfigError::new(Some(node.mark.clone()), "", message))?;
     Ok(config)
 }

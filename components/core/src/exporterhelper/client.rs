@@ -23,10 +23,12 @@ impl Headers {
     pub fn to_header_map(&self) -> anyhow::Result<http::HeaderMap> {
         let mut map = http::HeaderMap::with_capacity(self.0.len());
         for (name, value) in &self.0 {
-            let header = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| anyhow::anyhow!("headers: {name:?} is not a valid HTTP header name"))?;
-            let mut value = http::HeaderValue::from_str(value)
-                .map_err(|_| anyhow::anyhow!("headers: the value of {name:?} is not a valid HTTP header value"))?;
+            let header = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                anyhow::anyhow!("headers: {name:?} is not a valid HTTP header name")
+            })?;
+            let mut value = http::HeaderValue::from_str(value).map_err(|_| {
+                anyhow::anyhow!("headers: the value of {name:?} is not a valid HTTP header value")
+            })?;
             value.set_sensitive(true);
             map.insert(header, value);
         }
@@ -36,7 +38,9 @@ impl Headers {
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter().map(|(k, _)| (k, "[REDACTED]"))).finish()
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, "[REDACTED]")))
+            .finish()
     }
 }
 
@@ -72,7 +76,10 @@ impl<'de> serde::Deserialize<'de> for Headers {
                 let mut out = Vec::new();
                 while let Some(entry) = seq.next_element::<NamedValue>()? {
                     if out.iter().any(|(n, _): &(String, String)| *n == entry.name) {
-                        return Err(de::Error::custom(format!("duplicate header name {:?}", entry.name)));
+                        return Err(de::Error::custom(format!(
+                            "duplicate header name {:?}",
+                            entry.name
+                        )));
                     }
                     out.push((entry.name, entry.value));
                 }
@@ -184,32 +191,59 @@ mod tests {
 
     #[test]
     fn headers_read_as_map_or_list_and_hide_values() {
-        let h = parse("headers:\n  \"can you have a . here?\": x\n  header1: 234\n  another: v\n").unwrap();
+        let h = parse("headers:\n  \"can you have a . here?\": x\n  header1: 234\n  another: v\n")
+            .unwrap();
         let names: Vec<&str> = h.headers.iter().map(|(k, _)| k).collect();
         assert_eq!(names, ["another", "can you have a . here?", "header1"]);
         assert_eq!(h.headers.0[2].1, "234");
         assert!(!format!("{:?}", h.headers).contains("234"));
         let l = parse("headers:\n  - name: a\n    value: b\n").unwrap();
         assert_eq!(l.headers.0, vec![("a".to_string(), "b".to_string())]);
-        assert!(h.headers.to_header_map().unwrap_err().to_string().contains("not a valid HTTP header name"));
+        assert!(
+            h.headers
+                .to_header_map()
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid HTTP header name")
+        );
     }
 
     #[test]
     fn compression_names_and_round_trip() {
         assert_eq!(parse("").unwrap().compression, Compression::Gzip);
-        assert_eq!(parse("compression: none").unwrap().compression, Compression::None);
-        assert_eq!(parse("compression: \"\"").unwrap().compression, Compression::None);
-        assert!(parse("compression: snappy").unwrap_err().contains("not supported by ferrotel"));
-        assert!(parse("compression: brotli").unwrap_err().contains("unsupported compression type"));
+        assert_eq!(
+            parse("compression: none").unwrap().compression,
+            Compression::None
+        );
+        assert_eq!(
+            parse("compression: \"\"").unwrap().compression,
+            Compression::None
+        );
+        assert!(
+            parse("compression: snappy")
+                .unwrap_err()
+                .contains("not supported by ferrotel")
+        );
+        assert!(
+            parse("compression: brotli")
+                .unwrap_err()
+                .contains("unsupported compression type")
+        );
 
         let data = bytes::Bytes::from(vec![7u8; 10_000]);
         let gz = Compression::Gzip.compress(data.clone(), None).unwrap();
         let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
-        let z = Compression::Deflate.compress(data.clone(), Some(9)).unwrap();
+        let z = Compression::Deflate
+            .compress(data.clone(), Some(9))
+            .unwrap();
         back.clear();
-        flate2::read::ZlibDecoder::new(&z[..]).read_to_end(&mut back).unwrap();
+        flate2::read::ZlibDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
         let zs = Compression::Zstd.compress(data.clone(), None).unwrap();
         assert_eq!(zstd::bulk::decompress(&zs, 20_000).unwrap(), data);

@@ -109,9 +109,14 @@ impl Validate for QueueConfig {
             );
         }
         if let Some(batch) = &self.batch {
-            batch.validate().map_err(|e| format!("sending_queue::batch: {e}"))?;
-            if batch.sizer.unwrap_or(Sizer::Items) == self.sizer && batch.min_size > self.queue_size {
-                return Err("sending_queue: `min_size` must be less than or equal to `queue_size`".into());
+            batch
+                .validate()
+                .map_err(|e| format!("sending_queue::batch: {e}"))?;
+            if batch.sizer.unwrap_or(Sizer::Items) == self.sizer && batch.min_size > self.queue_size
+            {
+                return Err(
+                    "sending_queue: `min_size` must be less than or equal to `queue_size`".into(),
+                );
             }
         }
         Ok(())
@@ -146,16 +151,24 @@ impl Default for BatchConfig {
 impl Validate for BatchConfig {
     fn validate(&self) -> Result<(), String> {
         if self.sizer == Some(Sizer::Requests) {
-            return Err("`batch` supports only `items` or `bytes` sizer, found \"requests\"".into());
+            return Err(
+                "`batch` supports only `items` or `bytes` sizer, found \"requests\"".into(),
+            );
         }
         if self.flush_timeout.is_zero() {
             return Err("`flush_timeout` must be positive, found 0".into());
         }
         if self.min_size < 0 {
-            return Err(format!("`min_size` must be non-negative, found {}", self.min_size));
+            return Err(format!(
+                "`min_size` must be non-negative, found {}",
+                self.min_size
+            ));
         }
         if self.max_size < 0 {
-            return Err(format!("`max_size` must be non-negative, found {}", self.max_size));
+            return Err(format!(
+                "`max_size` must be non-negative, found {}",
+                self.max_size
+            ));
         }
         if self.max_size > 0 && self.max_size < self.min_size {
             return Err(format!(
@@ -167,7 +180,10 @@ impl Validate for BatchConfig {
             let mut seen = std::collections::HashSet::new();
             for key in &partition.metadata_keys {
                 if !seen.insert(key.to_lowercase()) {
-                    return Err(format!("duplicate entry in metadata_keys: {:?} (case-insensitive)", key.to_lowercase()));
+                    return Err(format!(
+                        "duplicate entry in metadata_keys: {:?} (case-insensitive)",
+                        key.to_lowercase()
+                    ));
                 }
             }
         }
@@ -266,8 +282,14 @@ mod tests {
         assert_eq!(both.sending_queue, QueueConfig::default());
         assert_eq!(both.sending_queue.num_consumers, 10);
         assert_eq!(both.sending_queue.queue_size, 1000);
-        assert_eq!(both.retry_on_failure.initial_interval, GoDuration::from_secs(5));
-        assert_eq!(both.retry_on_failure.max_elapsed_time, GoDuration::from_secs(300));
+        assert_eq!(
+            both.retry_on_failure.initial_interval,
+            GoDuration::from_secs(5)
+        );
+        assert_eq!(
+            both.retry_on_failure.max_elapsed_time,
+            GoDuration::from_secs(300)
+        );
     }
 
     #[test]
@@ -279,24 +301,37 @@ mod tests {
         assert_eq!(both.sending_queue.sizer, Sizer::Items);
         assert_eq!(both.sending_queue.batch.unwrap().max_size, 10000);
         let empty_batch = parse("sending_queue:\n  batch:\n").unwrap();
-        assert_eq!(empty_batch.sending_queue.batch, Some(BatchConfig::default()));
+        assert_eq!(
+            empty_batch.sending_queue.batch,
+            Some(BatchConfig::default())
+        );
     }
 
     #[test]
     fn validation_messages_follow_otelcol() {
         let e = parse("retry_on_failure:\n  randomization_factor: -5\n").unwrap_err();
-        assert!(e.contains("'randomization_factor' must be within [0, 1]"), "{e}");
+        assert!(
+            e.contains("'randomization_factor' must be within [0, 1]"),
+            "{e}"
+        );
         let e = parse("sending_queue:\n  queue_size: 0\n").unwrap_err();
         assert!(e.contains("`queue_size` must be positive"), "{e}");
         let e = parse("sending_queue:\n  num_consumers: 0\n").unwrap_err();
         assert!(e.contains("`num_consumers` must be positive"), "{e}");
         let e = parse("sending_queue:\n  sizer: pages\n").unwrap_err();
         assert!(e.contains("invalid sizer: \"pages\""), "{e}");
-        let e = parse("sending_queue:\n  storage: file_storage\n  wait_for_result: true\n").unwrap_err();
+        let e = parse("sending_queue:\n  storage: file_storage\n  wait_for_result: true\n")
+            .unwrap_err();
         assert!(e.contains("`wait_for_result` is not supported"), "{e}");
         let e = parse("retry_on_failure:\n  max_elapsed_time: 1s\n").unwrap_err();
-        assert!(e.contains("'max_elapsed_time' must not be less than 'initial_interval'"), "{e}");
-        assert!(parse("sending_queue:\n  enabled: false\n  queue_size: 0\n").is_ok(), "a disabled queue is not checked");
+        assert!(
+            e.contains("'max_elapsed_time' must not be less than 'initial_interval'"),
+            "{e}"
+        );
+        assert!(
+            parse("sending_queue:\n  enabled: false\n  queue_size: 0\n").is_ok(),
+            "a disabled queue is not checked"
+        );
         assert!(parse("sending_queue:\n  bogus: 1\n").is_err());
     }
 }

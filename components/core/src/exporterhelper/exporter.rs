@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::config::{QueueConfig, RetryConfig};
 use super::queue::{MemoryQueue, OfferError, Queue, QueuedRequest};
-use super::retry::{GaveUp, with_retry};
+use super::retry::{GaveUp, Phase, with_retry};
 use super::{Delivered, SendError, Sender};
 use crate::component::{CreateSettings, Lifecycle};
 use crate::config::Validate;
@@ -25,8 +25,9 @@ pub struct ExporterSettings {
     pub timeout: Duration,
     pub queue: QueueConfig,
     pub retry: RetryConfig,
-    /// How long `shutdown` lets the workers drain the queue (retries included) before it counts
-    /// what is left as failed. Keep it under the collector's shutdown budget.
+    /// How long `shutdown` lets the workers drain the queue (one attempt per batch, no retries)
+    /// before it abandons what is in flight and counts the rest as failed. Keep it well under the
+    /// collector's shutdown budget, which every exporter shares.
     pub drain_timeout: Duration,
 }
 
@@ -36,7 +37,7 @@ impl Default for ExporterSettings {
             timeout: Duration::from_secs(5),
             queue: QueueConfig::default(),
             retry: RetryConfig::default(),
-            drain_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -56,12 +57,16 @@ struct Inner<S> {
     /// Guards `closed` together with the worker list, so no queue is born after shutdown began.
     workers: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
-    /// Turned true when the drain deadline passes: retries and sends in flight stop.
-    abort: watch::Sender<bool>,
+    /// Draining from the start of shutdown (no more retries), aborted at the drain deadline.
+    phase: watch::Sender<Phase>,
 }
 
 impl<S: Sender> Exporter<S> {
-    pub fn new(set: &CreateSettings, settings: ExporterSettings, sender: S) -> anyhow::Result<Self> {
+    pub fn new(
+        set: &CreateSettings,
+        settings: ExporterSettings,
+        sender: S,
+    ) -> anyhow::Result<Self> {
         settings.queue.validate().map_err(anyhow::Error::msg)?;
         settings.retry.validate().map_err(anyhow::Error::msg)?;
         let id = set.id.to_string();
@@ -78,7 +83,7 @@ impl<S: Sender> Exporter<S> {
                 );
             }
         }
-        let (abort, _) = watch::channel(false);
+        let (phase, _) = watch::channel(Phase::Running);
         Ok(Exporter {
             inner: Arc::new(Inner {
                 id,
@@ -88,7 +93,7 @@ impl<S: Sender> Exporter<S> {
                 queues: Default::default(),
                 workers: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
-                abort,
+                phase,
             }),
         })
     }
@@ -99,7 +104,9 @@ impl<S: Sender> Exporter<S> {
 
     /// Used capacity of a signal's queue (0 before the first batch of that signal).
     pub fn queue_size(&self, signal: Signal) -> usize {
-        self.inner.queues[signal as usize].get().map_or(0, |q| q.size())
+        self.inner.queues[signal as usize]
+            .get()
+            .map_or(0, |q| q.size())
     }
 }
 
@@ -108,7 +115,8 @@ impl<S: Sender> Inner<S> {
         self.queues[signal as usize]
             .get_or_init(|| {
                 let (size, capacity) = self.metrics.queue_gauges(signal);
-                let queue_size = usize::try_from(self.settings.queue.queue_size).unwrap_or(usize::MAX);
+                let queue_size =
+                    usize::try_from(self.settings.queue.queue_size).unwrap_or(usize::MAX);
                 capacity.set(self.settings.queue.queue_size);
                 let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(queue_size, size));
                 let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,8 +134,12 @@ impl<S: Sender> Inner<S> {
 
     async fn work(self: Arc<Self>, queue: Arc<dyn Queue>) {
         while let Some(request) = queue.take().await {
-            let result = if *self.abort.borrow() {
-                Err(self.give_up(&request.data, SendError::retryable("the exporter is stopping"), GaveUp::Shutdown))
+            let result = if *self.phase.borrow() == Phase::Aborted {
+                Err(self.give_up(
+                    &request.data,
+                    SendError::retryable("the exporter is stopping"),
+                    GaveUp::Shutdown,
+                ))
             } else {
                 self.deliver(&request.data).await
             };
@@ -141,8 +153,12 @@ impl<S: Sender> Inner<S> {
     /// Sends with timeout and retries; counts the outcome. Errors are what a caller waiting for
     /// the result should see.
     async fn deliver(&self, data: &Telemetry) -> Result<(), ConsumeError> {
-        let mut abort = self.abort.subscribe();
-        match with_retry(&self.settings.retry, &mut abort, &self.id, || self.attempt(data)).await {
+        let mut phase = self.phase.subscribe();
+        match with_retry(&self.settings.retry, &mut phase, &self.id, || {
+            self.attempt(data)
+        })
+        .await
+        {
             Ok(delivered) => {
                 self.count_delivered(data, delivered);
                 Ok(())
@@ -158,7 +174,9 @@ impl<S: Sender> Inner<S> {
         }
         match tokio::time::timeout(timeout, self.sender.send(data)).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::retryable(format!("request timed out after {timeout:?}"))),
+            Err(_) => Err(SendError::retryable(format!(
+                "request timed out after {timeout:?}"
+            ))),
         }
     }
 
@@ -190,7 +208,10 @@ impl<S: Sender> Inner<S> {
         );
         match error {
             SendError::Permanent(msg) => ConsumeError::Permanent(msg),
-            SendError::Retryable { msg, retry_after } => ConsumeError::Refused { reason: msg, retry_after },
+            SendError::Retryable { msg, retry_after } => ConsumeError::Refused {
+                reason: msg,
+                retry_after,
+            },
         }
     }
 
@@ -204,7 +225,9 @@ impl<S: Sender> Inner<S> {
             }
             OfferError::TooLarge => {
                 tracing::error!(exporter = %self.id, dropped_items = items, "Dropping data: the batch is larger than the whole sending_queue. Try increasing queue_size.");
-                ConsumeError::Permanent("the batch is larger than the sending queue's capacity".into())
+                ConsumeError::Permanent(
+                    "the batch is larger than the sending queue's capacity".into(),
+                )
             }
             OfferError::Closed => ConsumeError::refused("the exporter is shutting down"),
         }
@@ -235,7 +258,9 @@ impl<S: Sender> Consumer for Exporter<S> {
         });
         match queue.offer(request, queue_config.block_on_overflow).await {
             Ok(()) => match outcome {
-                Some(rx) => rx.await.unwrap_or_else(|_| Err(ConsumeError::refused("the exporter stopped before sending"))),
+                Some(rx) => rx.await.unwrap_or_else(|_| {
+                    Err(ConsumeError::refused("the exporter stopped before sending"))
+                }),
                 None => Ok(()),
             },
             Err((request, why)) => Err(inner.refuse(&request.data, why)),
@@ -256,10 +281,18 @@ impl<S: Sender> Lifecycle for Exporter<S> {
             inner.closed.store(true, Ordering::SeqCst);
             std::mem::take(&mut *workers)
         };
-        let queues: Vec<Arc<dyn Queue>> = inner.queues.iter().filter_map(|q| q.get().cloned()).collect();
+        let queues: Vec<Arc<dyn Queue>> = inner
+            .queues
+            .iter()
+            .filter_map(|q| q.get().cloned())
+            .collect();
         queues.iter().for_each(|q| q.close());
+        // From here each queued batch gets one attempt: failures are no longer retried.
+        inner.phase.send_replace(Phase::Draining);
         let deadline = inner.settings.drain_timeout;
-        let drained = tokio::time::timeout(deadline, futures::future::join_all(workers.iter_mut())).await.is_ok();
+        let drained = tokio::time::timeout(deadline, futures::future::join_all(workers.iter_mut()))
+            .await
+            .is_ok();
         if !drained {
             let left: usize = queues.iter().map(|q| q.size()).sum();
             tracing::warn!(
@@ -269,11 +302,15 @@ impl<S: Sender> Lifecycle for Exporter<S> {
             );
         }
         // Workers still running now give up on what they hold and on the rest of the queue.
-        let _ = inner.abort.send(true);
+        inner.phase.send_replace(Phase::Aborted);
         futures::future::join_all(workers.iter_mut().filter(|w| !w.is_finished())).await;
         for queue in &queues {
             for request in queue.drain() {
-                let error = inner.give_up(&request.data, SendError::retryable("the exporter stopped"), GaveUp::Shutdown);
+                let error = inner.give_up(
+                    &request.data,
+                    SendError::retryable("the exporter stopped"),
+                    GaveUp::Shutdown,
+                );
                 if let Some(reply) = request.reply {
                     let _ = reply.send(Err(error));
                 }

@@ -19,13 +19,14 @@
 //! unless `block_on_overflow`); `num_consumers` workers per signal take batches, send them with
 //! the timeout, and retry retryable failures with backoff. `otelcol_exporter_sent_*`,
 //! `otelcol_exporter_send_failed_*` and `otelcol_exporter_enqueue_failed_*` count every item;
-//! `shutdown` stops accepting, lets the workers drain the queue within a deadline, and counts
-//! whatever is left as failed.
+//! `shutdown` stops accepting and stops retrying (as otelcol does), lets the workers give every
+//! queued batch one attempt within a deadline, and counts whatever is left as failed.
 
 pub mod client;
 pub mod config;
 mod exporter;
 pub mod queue;
+pub mod response;
 pub mod retry;
 
 use async_trait::async_trait;
@@ -42,7 +43,10 @@ pub use exporter::{Exporter, ExporterSettings};
 pub enum SendError {
     /// Worth trying again; `retry_after` is the server's wish (a floor for the next wait).
     #[error("{msg}")]
-    Retryable { msg: String, retry_after: Option<Duration> },
+    Retryable {
+        msg: String,
+        retry_after: Option<Duration>,
+    },
     /// The destination will never accept this batch: dropped at once.
     #[error("{0}")]
     Permanent(String),
@@ -50,7 +54,10 @@ pub enum SendError {
 
 impl SendError {
     pub fn retryable(msg: impl Into<String>) -> Self {
-        SendError::Retryable { msg: msg.into(), retry_after: None }
+        SendError::Retryable {
+            msg: msg.into(),
+            retry_after: None,
+        }
     }
 
     pub fn permanent(msg: impl Into<String>) -> Self {
@@ -74,7 +81,10 @@ impl Delivered {
     }
 
     pub fn partial(rejected: usize, message: impl Into<String>) -> Self {
-        Delivered { rejected, message: message.into() }
+        Delivered {
+            rejected,
+            message: message.into(),
+        }
     }
 }
 

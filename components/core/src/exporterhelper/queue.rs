@@ -23,13 +23,20 @@ pub struct QueuedRequest {
 
 impl std::fmt::Debug for QueuedRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedRequest").field("signal", &self.data.signal()).field("size", &self.size).finish_non_exhaustive()
+        f.debug_struct("QueuedRequest")
+            .field("signal", &self.data.signal())
+            .field("size", &self.size)
+            .finish_non_exhaustive()
     }
 }
 
 impl QueuedRequest {
     pub fn new(data: Telemetry, size: usize) -> Self {
-        QueuedRequest { data, size, reply: None }
+        QueuedRequest {
+            data,
+            size,
+            reply: None,
+        }
     }
 }
 
@@ -47,7 +54,11 @@ pub enum OfferError {
 pub trait Queue: Send + Sync {
     /// Adds a request. When there is no room it is handed back, unless `wait` asks to wait for
     /// room (which still fails once the queue closes).
-    async fn offer(&self, request: QueuedRequest, wait: bool) -> Result<(), (QueuedRequest, OfferError)>;
+    async fn offer(
+        &self,
+        request: QueuedRequest,
+        wait: bool,
+    ) -> Result<(), (QueuedRequest, OfferError)>;
 
     /// The oldest request; `None` once the queue is closed and empty.
     async fn take(&self) -> Option<QueuedRequest>;
@@ -86,7 +97,11 @@ impl MemoryQueue {
     /// `size_gauge` follows the used capacity (otelcol's `otelcol_exporter_queue_size`).
     pub fn new(capacity: usize, size_gauge: Gauge) -> Self {
         MemoryQueue {
-            state: Mutex::new(State { items: VecDeque::new(), used: 0, closed: false }),
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                used: 0,
+                closed: false,
+            }),
             capacity,
             not_empty: Notify::new(),
             has_room: Notify::new(),
@@ -95,7 +110,9 @@ impl MemoryQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn set_gauge(&self, used: usize) {
@@ -105,7 +122,11 @@ impl MemoryQueue {
 
 #[async_trait]
 impl Queue for MemoryQueue {
-    async fn offer(&self, request: QueuedRequest, wait: bool) -> Result<(), (QueuedRequest, OfferError)> {
+    async fn offer(
+        &self,
+        request: QueuedRequest,
+        wait: bool,
+    ) -> Result<(), (QueuedRequest, OfferError)> {
         if request.size > self.capacity {
             return Err((request, OfferError::TooLarge));
         }
@@ -193,7 +214,10 @@ mod tests {
     use std::time::Duration;
 
     fn request(size: usize) -> QueuedRequest {
-        QueuedRequest::new(Telemetry::from_encoded(Signal::Logs, bytes::Bytes::new()).unwrap(), size)
+        QueuedRequest::new(
+            Telemetry::from_encoded(Signal::Logs, bytes::Bytes::new()).unwrap(),
+            size,
+        )
     }
 
     #[tokio::test]
@@ -201,11 +225,20 @@ mod tests {
         let gauge = Gauge::default();
         let q = MemoryQueue::new(3, gauge.clone());
         q.offer(request(2), false).await.unwrap();
-        assert_eq!(q.offer(request(2), false).await.unwrap_err().1, OfferError::Full);
-        assert_eq!(q.offer(request(4), true).await.unwrap_err().1, OfferError::TooLarge);
+        assert_eq!(
+            q.offer(request(2), false).await.unwrap_err().1,
+            OfferError::Full
+        );
+        assert_eq!(
+            q.offer(request(4), true).await.unwrap_err().1,
+            OfferError::TooLarge
+        );
         let taken = q.take().await.unwrap();
         assert_eq!(gauge.get(), 2, "a taken request still counts");
-        assert_eq!(q.offer(request(2), false).await.unwrap_err().1, OfferError::Full);
+        assert_eq!(
+            q.offer(request(2), false).await.unwrap_err().1,
+            OfferError::Full
+        );
         q.done(taken.size);
         assert_eq!(gauge.get(), 0);
         q.offer(request(2), false).await.unwrap();

@@ -21,7 +21,10 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(config: &RetryConfig) -> Self {
-        Backoff { config: config.clone(), interval: config.initial_interval.0 }
+        Backoff {
+            config: config.clone(),
+            interval: config.initial_interval.0,
+        }
     }
 
     /// The wait before the next attempt, or `None` when it would end past `max_elapsed_time`.
@@ -43,6 +46,17 @@ impl Backoff {
         }
         Some(wait)
     }
+}
+
+/// Where the exporter is in its life, as the retry loop needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Running,
+    /// Shutting down: each batch gets its attempt, but failures are no longer retried (as in
+    /// otelcol, whose shutdown stops the retry sender first so the queue drains quickly).
+    Draining,
+    /// The drain deadline passed: attempts in flight are abandoned.
+    Aborted,
 }
 
 /// Why a batch was given up.
@@ -69,11 +83,12 @@ impl GaveUp {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails for good, runs out of retries, or `abort` turns true.
-/// Each failure that will be retried is logged with the wait.
+/// Runs `attempt` until it succeeds, fails for good or runs out of retries. Once `phase` is
+/// `Draining` a failure is not retried (a wait under way ends), and at `Aborted` the attempt in
+/// flight is dropped. Each failure that will be retried is logged with the wait.
 pub async fn with_retry<F, Fut>(
     config: &RetryConfig,
-    abort: &mut watch::Receiver<bool>,
+    phase: &mut watch::Receiver<Phase>,
     exporter: &str,
     mut attempt: F,
 ) -> Result<Delivered, (SendError, GaveUp)>
@@ -86,7 +101,7 @@ where
     loop {
         let result = tokio::select! {
             biased;
-            _ = abort.wait_for(|stop| *stop) => {
+            _ = phase.wait_for(|p| *p == Phase::Aborted) => {
                 return Err((SendError::retryable("shutdown deadline reached while sending"), GaveUp::Shutdown));
             }
             result = attempt() => result,
@@ -98,6 +113,9 @@ where
         };
         if !config.enabled {
             return Err((error, GaveUp::RetryDisabled));
+        }
+        if *phase.borrow() != Phase::Running {
+            return Err((error, GaveUp::Shutdown));
         }
         let server_delay = match &error {
             SendError::Retryable { retry_after, .. } => *retry_after,
@@ -114,7 +132,7 @@ where
         );
         tokio::select! {
             biased;
-            _ = abort.wait_for(|stop| *stop) => return Err((error, GaveUp::Shutdown)),
+            _ = phase.wait_for(|p| *p != Phase::Running) => return Err((error, GaveUp::Shutdown)),
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -140,7 +158,9 @@ mod tests {
     #[test]
     fn intervals_grow_to_the_cap_and_stay_within_jitter() {
         let mut exact = Backoff::new(&config(100, 0.0, 0));
-        let waits: Vec<u128> = (0..5).map(|_| exact.next(Duration::ZERO, None).unwrap().as_millis()).collect();
+        let waits: Vec<u128> = (0..5)
+            .map(|_| exact.next(Duration::ZERO, None).unwrap().as_millis())
+            .collect();
         assert_eq!(waits, [100, 200, 400, 400, 400]);
         let mut jittered = Backoff::new(&config(100, 0.5, 0));
         for _ in 0..50 {
@@ -152,21 +172,39 @@ mod tests {
     #[test]
     fn server_delay_is_a_floor_and_max_elapsed_a_ceiling() {
         let mut b = Backoff::new(&config(100, 0.0, 0));
-        assert_eq!(b.next(Duration::ZERO, Some(Duration::from_secs(3))).unwrap(), Duration::from_secs(3));
-        assert_eq!(b.next(Duration::ZERO, Some(Duration::from_millis(1))).unwrap(), Duration::from_millis(200));
+        assert_eq!(
+            b.next(Duration::ZERO, Some(Duration::from_secs(3)))
+                .unwrap(),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            b.next(Duration::ZERO, Some(Duration::from_millis(1)))
+                .unwrap(),
+            Duration::from_millis(200)
+        );
         let mut limited = Backoff::new(&config(100, 0.0, 1000));
         assert!(limited.next(Duration::from_millis(950), None).is_none());
         let mut limited = Backoff::new(&config(100, 0.0, 1000));
-        assert!(limited.next(Duration::ZERO, Some(Duration::from_secs(2))).is_none());
+        assert!(
+            limited
+                .next(Duration::ZERO, Some(Duration::from_secs(2)))
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn retries_until_success_and_stops_on_permanent_errors() {
-        let (_tx, mut abort) = watch::channel(false);
+        let (_tx, mut abort) = watch::channel(Phase::Running);
         let calls = AtomicUsize::new(0);
         let result = with_retry(&config(1, 0.0, 0), &mut abort, "t", || {
             let n = calls.fetch_add(1, Ordering::SeqCst);
-            async move { if n < 2 { Err(SendError::retryable("busy")) } else { Ok(Delivered::all()) } }
+            async move {
+                if n < 2 {
+                    Err(SendError::retryable("busy"))
+                } else {
+                    Ok(Delivered::all())
+                }
+            }
         })
         .await;
         assert!(result.is_ok());
@@ -181,19 +219,36 @@ mod tests {
         assert_eq!(result.unwrap_err().1, GaveUp::Permanent);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
-        let disabled = RetryConfig { enabled: false, ..config(1, 0.0, 0) };
-        let result = with_retry(&disabled, &mut abort, "t", || async { Err(SendError::retryable("busy")) }).await;
+        let disabled = RetryConfig {
+            enabled: false,
+            ..config(1, 0.0, 0)
+        };
+        let result = with_retry(&disabled, &mut abort, "t", || async {
+            Err(SendError::retryable("busy"))
+        })
+        .await;
         assert_eq!(result.unwrap_err().1, GaveUp::RetryDisabled);
     }
 
     #[tokio::test]
-    async fn abort_interrupts_the_wait() {
-        let (tx, mut abort) = watch::channel(false);
+    async fn draining_ends_the_wait_and_stops_retrying() {
+        let (tx, mut phase) = watch::channel(Phase::Running);
         let task = tokio::spawn(async move {
-            with_retry(&config(60_000, 0.0, 0), &mut abort, "t", || async { Err(SendError::retryable("down")) }).await
+            with_retry(&config(60_000, 0.0, 0), &mut phase, "t", || async {
+                Err(SendError::retryable("down"))
+            })
+            .await
         });
         tokio::time::sleep(Duration::from_millis(30)).await;
-        tx.send(true).unwrap();
+        tx.send(Phase::Draining).unwrap();
         assert_eq!(task.await.unwrap().unwrap_err().1, GaveUp::Shutdown);
+
+        // While draining, a batch still gets its attempt.
+        let (_tx, mut draining) = watch::channel(Phase::Draining);
+        let result = with_retry(&config(1, 0.0, 0), &mut draining, "t", || async {
+            Ok(Delivered::all())
+        })
+        .await;
+        assert!(result.is_ok());
     }
 }

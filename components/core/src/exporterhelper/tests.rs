@@ -23,8 +23,17 @@ struct Scripted {
 }
 
 impl Scripted {
-    fn new(script: Vec<Result<Delivered, SendError>>, fallback: Result<Delivered, SendError>) -> Self {
-        Scripted { script: Mutex::new(script.into()), fallback, attempts: Mutex::default(), gate: None, delay: Duration::ZERO }
+    fn new(
+        script: Vec<Result<Delivered, SendError>>,
+        fallback: Result<Delivered, SendError>,
+    ) -> Self {
+        Scripted {
+            script: Mutex::new(script.into()),
+            fallback,
+            attempts: Mutex::default(),
+            gate: None,
+            delay: Duration::ZERO,
+        }
     }
 
     fn ok() -> Self {
@@ -43,15 +52,25 @@ impl Sender for Scripted {
             gate.notified().await;
         }
         tokio::time::sleep(self.delay).await;
-        self.attempts.lock().unwrap().push((data.item_count(), Instant::now()));
-        self.script.lock().unwrap().pop_front().unwrap_or_else(|| self.fallback.clone())
+        self.attempts
+            .lock()
+            .unwrap()
+            .push((data.item_count(), Instant::now()));
+        self.script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| self.fallback.clone())
     }
 }
 
 fn logs(n: usize) -> Telemetry {
     Telemetry::from_logs(ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
-            scope_logs: vec![ScopeLogs { log_records: vec![LogRecord::default(); n], ..Default::default() }],
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord::default(); n],
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     })
@@ -68,12 +87,23 @@ fn fast_retry() -> RetryConfig {
 }
 
 fn settings() -> ExporterSettings {
-    ExporterSettings { retry: fast_retry(), drain_timeout: Duration::from_secs(5), ..ExporterSettings::default() }
+    ExporterSettings {
+        retry: fast_retry(),
+        drain_timeout: Duration::from_secs(5),
+        ..ExporterSettings::default()
+    }
 }
 
-fn exporter(sender: Scripted, settings: ExporterSettings) -> (Exporter<Scripted>, Arc<SelfTelemetry>) {
+fn exporter(
+    sender: Scripted,
+    settings: ExporterSettings,
+) -> (Exporter<Scripted>, Arc<SelfTelemetry>) {
     let telemetry = SelfTelemetry::new(&[]);
-    let set = CreateSettings { id: ComponentId::parse("otlp/test").unwrap(), kind: Kind::Exporter, telemetry: telemetry.clone() };
+    let set = CreateSettings {
+        id: ComponentId::parse("otlp/test").unwrap(),
+        kind: Kind::Exporter,
+        telemetry: telemetry.clone(),
+    };
     (Exporter::new(&set, settings, sender).unwrap(), telemetry)
 }
 
@@ -112,29 +142,51 @@ async fn queued_batches_are_sent_and_counted() {
 
 #[tokio::test]
 async fn retryable_failures_are_retried_then_delivered_once() {
-    let sender = Scripted::new(vec![Err(SendError::retryable("busy")), Err(SendError::retryable("busy"))], Ok(Delivered::all()));
+    let sender = Scripted::new(
+        vec![
+            Err(SendError::retryable("busy")),
+            Err(SendError::retryable("busy")),
+        ],
+        Ok(Delivered::all()),
+    );
     let (e, t) = exporter(sender, settings());
     e.consume(logs(4)).await.unwrap();
     eventually(|| metric(&t, "otelcol_exporter_sent_log_records_total") == 4.0).await;
     assert_eq!(e.sender().attempts().len(), 3);
-    assert_eq!(metric(&t, "otelcol_exporter_send_failed_log_records_total"), 0.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        0.0
+    );
     e.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn the_servers_retry_delay_is_a_floor() {
     let delay = Duration::from_millis(300);
-    let sender = Scripted::new(vec![Err(SendError::Retryable { msg: "slow down".into(), retry_after: Some(delay) })], Ok(Delivered::all()));
+    let sender = Scripted::new(
+        vec![Err(SendError::Retryable {
+            msg: "slow down".into(),
+            retry_after: Some(delay),
+        })],
+        Ok(Delivered::all()),
+    );
     let (e, t) = exporter(sender, settings());
     e.consume(logs(1)).await.unwrap();
     eventually(|| metric(&t, "otelcol_exporter_sent_log_records_total") == 1.0).await;
     let attempts = e.sender().attempts();
-    assert!(attempts[1].1 - attempts[0].1 >= delay, "retried after {:?}", attempts[1].1 - attempts[0].1);
+    assert!(
+        attempts[1].1 - attempts[0].1 >= delay,
+        "retried after {:?}",
+        attempts[1].1 - attempts[0].1
+    );
 }
 
 #[tokio::test]
 async fn permanent_errors_are_dropped_at_once_and_counted() {
-    let (e, t) = exporter(Scripted::new(vec![], Err(SendError::permanent("bad"))), settings());
+    let (e, t) = exporter(
+        Scripted::new(vec![], Err(SendError::permanent("bad"))),
+        settings(),
+    );
     e.consume(logs(2)).await.unwrap();
     eventually(|| metric(&t, "otelcol_exporter_send_failed_log_records_total") == 2.0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -155,16 +207,25 @@ async fn retries_stop_at_max_elapsed_time() {
 
 #[tokio::test]
 async fn partial_success_counts_rejected_items_as_failed() {
-    let (e, t) = exporter(Scripted::new(vec![], Ok(Delivered::partial(2, "too old"))), settings());
+    let (e, t) = exporter(
+        Scripted::new(vec![], Ok(Delivered::partial(2, "too old"))),
+        settings(),
+    );
     e.consume(logs(5)).await.unwrap();
     eventually(|| metric(&t, "otelcol_exporter_sent_log_records_total") == 3.0).await;
-    assert_eq!(metric(&t, "otelcol_exporter_send_failed_log_records_total"), 2.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        2.0
+    );
 }
 
 #[tokio::test]
 async fn a_full_queue_refuses_and_counts() {
     let gate = Arc::new(Notify::new());
-    let sender = Scripted { gate: Some(gate.clone()), ..Scripted::ok() };
+    let sender = Scripted {
+        gate: Some(gate.clone()),
+        ..Scripted::ok()
+    };
     let mut s = settings();
     s.queue.queue_size = 2;
     s.queue.num_consumers = 1;
@@ -172,8 +233,14 @@ async fn a_full_queue_refuses_and_counts() {
     e.consume(logs(1)).await.unwrap();
     e.consume(logs(1)).await.unwrap();
     let refused = e.consume(logs(7)).await.unwrap_err();
-    assert!(matches!(&refused, ConsumeError::Refused { reason, .. } if reason.contains("sending queue is full")), "{refused:?}");
-    assert_eq!(metric(&t, "otelcol_exporter_enqueue_failed_log_records_total"), 7.0);
+    assert!(
+        matches!(&refused, ConsumeError::Refused { reason, .. } if reason.contains("sending queue is full")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        metric(&t, "otelcol_exporter_enqueue_failed_log_records_total"),
+        7.0
+    );
     assert_eq!(metric(&t, "otelcol_exporter_queue_size"), 2.0);
     gate.notify_waiters();
     gate.notify_one();
@@ -190,31 +257,55 @@ async fn block_on_overflow_waits_for_room() {
     s.queue.queue_size = 1;
     s.queue.num_consumers = 1;
     s.queue.block_on_overflow = true;
-    let (e, t) = exporter(Scripted { delay: Duration::from_millis(30), ..Scripted::ok() }, s);
+    let (e, t) = exporter(
+        Scripted {
+            delay: Duration::from_millis(30),
+            ..Scripted::ok()
+        },
+        s,
+    );
     for _ in 0..4 {
         e.consume(logs(1)).await.unwrap();
     }
     eventually(|| metric(&t, "otelcol_exporter_sent_log_records_total") == 4.0).await;
-    assert_eq!(metric(&t, "otelcol_exporter_enqueue_failed_log_records_total"), 0.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_enqueue_failed_log_records_total"),
+        0.0
+    );
 }
 
 #[tokio::test]
 async fn wait_for_result_and_the_synchronous_mode_return_the_outcome() {
     let mut s = settings();
     s.queue.wait_for_result = true;
-    let (e, t) = exporter(Scripted::new(vec![], Err(SendError::permanent("rejected: bad data"))), s);
+    let (e, t) = exporter(
+        Scripted::new(vec![], Err(SendError::permanent("rejected: bad data"))),
+        s,
+    );
     let err = e.consume(logs(1)).await.unwrap_err();
     assert_eq!(err, ConsumeError::Permanent("rejected: bad data".into()));
-    assert_eq!(metric(&t, "otelcol_exporter_send_failed_log_records_total"), 1.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        1.0
+    );
 
     let mut s = settings();
     s.queue.enabled = false;
     s.retry.enabled = false;
-    let (e, t) = exporter(Scripted::new(vec![Err(SendError::retryable("down"))], Ok(Delivered::all())), s);
+    let (e, t) = exporter(
+        Scripted::new(
+            vec![Err(SendError::retryable("down"))],
+            Ok(Delivered::all()),
+        ),
+        s,
+    );
     assert!(e.consume(logs(2)).await.unwrap_err().is_retryable());
     e.consume(logs(2)).await.unwrap();
     assert_eq!(metric(&t, "otelcol_exporter_sent_log_records_total"), 2.0);
-    assert_eq!(metric(&t, "otelcol_exporter_send_failed_log_records_total"), 2.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        2.0
+    );
 }
 
 #[tokio::test]
@@ -223,17 +314,32 @@ async fn each_attempt_is_bounded_by_the_timeout() {
     s.timeout = Duration::from_millis(20);
     s.retry.enabled = false;
     s.queue.enabled = false;
-    let (e, t) = exporter(Scripted { delay: Duration::from_secs(5), ..Scripted::ok() }, s);
+    let (e, t) = exporter(
+        Scripted {
+            delay: Duration::from_secs(5),
+            ..Scripted::ok()
+        },
+        s,
+    );
     let err = e.consume(logs(1)).await.unwrap_err();
     assert!(err.to_string().contains("timed out"), "{err}");
-    assert_eq!(metric(&t, "otelcol_exporter_send_failed_log_records_total"), 1.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        1.0
+    );
 }
 
 #[tokio::test]
 async fn shutdown_drains_the_queue() {
     let mut s = settings();
     s.queue.num_consumers = 1;
-    let (e, t) = exporter(Scripted { delay: Duration::from_millis(20), ..Scripted::ok() }, s);
+    let (e, t) = exporter(
+        Scripted {
+            delay: Duration::from_millis(20),
+            ..Scripted::ok()
+        },
+        s,
+    );
     for _ in 0..5 {
         e.consume(logs(2)).await.unwrap();
     }
@@ -241,22 +347,66 @@ async fn shutdown_drains_the_queue() {
     assert_eq!(metric(&t, "otelcol_exporter_sent_log_records_total"), 10.0);
     let late = e.consume(logs(1)).await.unwrap_err();
     assert!(late.is_retryable());
-    assert_eq!(metric(&t, "otelcol_exporter_enqueue_failed_log_records_total"), 1.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_enqueue_failed_log_records_total"),
+        1.0
+    );
 }
 
 #[tokio::test]
-async fn shutdown_past_the_deadline_counts_the_rest_as_failed() {
+async fn shutdown_stops_retrying_and_counts_the_failures() {
     let mut s = settings();
     s.queue.num_consumers = 2;
-    s.drain_timeout = Duration::from_millis(200);
+    s.retry.initial_interval = GoDuration::from_secs(30);
+    s.retry.max_interval = GoDuration::from_secs(30);
+    s.retry.max_elapsed_time = GoDuration::from_secs(300);
     let (e, t) = exporter(Scripted::new(vec![], Err(SendError::retryable("down"))), s);
     for _ in 0..6 {
         e.consume(logs(1)).await.unwrap();
     }
     let started = Instant::now();
     e.shutdown().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited for a backoff: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        6.0
+    );
+    assert_eq!(
+        e.sender().attempts().len(),
+        6,
+        "one attempt per queued batch, no retries"
+    );
+    assert_eq!(metric(&t, "otelcol_exporter_queue_size"), 0.0);
+}
+
+#[tokio::test]
+async fn shutdown_past_the_deadline_counts_the_rest_as_failed() {
+    let mut s = settings();
+    s.queue.num_consumers = 2;
+    s.timeout = Duration::ZERO;
+    s.drain_timeout = Duration::from_millis(200);
+    let (e, t) = exporter(
+        Scripted {
+            delay: Duration::from_secs(60),
+            ..Scripted::ok()
+        },
+        s,
+    );
+    for _ in 0..6 {
+        e.consume(logs(1)).await.unwrap();
+    }
+    let started = Instant::now();
+    e.shutdown().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(metric(&t, "otelcol_exporter_send_failed_log_records_total"), 6.0);
+    assert_eq!(
+        metric(&t, "otelcol_exporter_send_failed_log_records_total"),
+        6.0
+    );
+    assert_eq!(metric(&t, "otelcol_exporter_sent_log_records_total"), 0.0);
     assert_eq!(metric(&t, "otelcol_exporter_queue_size"), 0.0);
 }
 
@@ -264,7 +414,15 @@ async fn shutdown_past_the_deadline_counts_the_rest_as_failed() {
 fn a_persistent_queue_is_refused_clearly() {
     let mut s = settings();
     s.queue.storage = Some("file_storage".into());
-    let set = CreateSettings { id: ComponentId::parse("otlp").unwrap(), kind: Kind::Exporter, telemetry: SelfTelemetry::new(&[]) };
+    let set = CreateSettings {
+        id: ComponentId::parse("otlp").unwrap(),
+        kind: Kind::Exporter,
+        telemetry: SelfTelemetry::new(&[]),
+    };
     let err = Exporter::new(&set, s, Scripted::ok()).err().unwrap();
-    assert!(err.to_string().contains("persistent queue not available yet"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("persistent queue not available yet"),
+        "{err}"
+    );
 }

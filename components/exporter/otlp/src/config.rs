@@ -86,8 +86,13 @@ pub struct MiddlewareConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// `authority` is `host:port`.
-    Tcp { authority: String, tls: bool },
-    Unix { path: String },
+    Tcp {
+        authority: String,
+        tls: bool,
+    },
+    Unix {
+        path: String,
+    },
 }
 
 impl OtlpGrpcConfig {
@@ -95,17 +100,25 @@ impl OtlpGrpcConfig {
     /// one, TLS is on unless `tls::insecure` is set.
     pub fn target(&self) -> Result<Target, String> {
         let endpoint = self.endpoint.trim();
-        if let Some(path) = endpoint.strip_prefix("unix://").or_else(|| endpoint.strip_prefix("unix:")) {
+        if let Some(path) = endpoint
+            .strip_prefix("unix://")
+            .or_else(|| endpoint.strip_prefix("unix:"))
+        {
             if path.is_empty() {
                 return Err("unix socket path cannot be empty".into());
             }
-            return Ok(Target::Unix { path: path.to_string() });
+            return Ok(Target::Unix {
+                path: path.to_string(),
+            });
         }
         let (rest, tls) = if let Some(rest) = endpoint.strip_prefix("https://") {
             (rest, true)
         } else if let Some(rest) = endpoint.strip_prefix("http://") {
             (rest, false)
-        } else if let Some(rest) = endpoint.strip_prefix("dns:///").or_else(|| endpoint.strip_prefix("dns://")) {
+        } else if let Some(rest) = endpoint
+            .strip_prefix("dns:///")
+            .or_else(|| endpoint.strip_prefix("dns://"))
+        {
             (rest, !self.tls.insecure)
         } else {
             (endpoint, !self.tls.insecure)
@@ -123,7 +136,10 @@ impl OtlpGrpcConfig {
         if port.parse::<u16>().is_err() {
             return Err(format!("invalid port {port:?}"));
         }
-        Ok(Target::Tcp { authority: authority.to_string(), tls })
+        Ok(Target::Tcp {
+            authority: authority.to_string(),
+            tls,
+        })
     }
 }
 
@@ -133,7 +149,10 @@ impl Validate for OtlpGrpcConfig {
         self.tls.validate()?;
         self.sending_queue.validate()?;
         self.retry_on_failure.validate()?;
-        if !matches!(self.balancer_name.as_str(), "" | "pick_first" | "round_robin") {
+        if !matches!(
+            self.balancer_name.as_str(),
+            "" | "pick_first" | "round_robin"
+        ) {
             return Err(format!("invalid balancer_name: {}", self.balancer_name));
         }
         if self.read_buffer_size < 0 || self.write_buffer_size < 0 {
@@ -149,7 +168,8 @@ mod tests {
     use ferrotel_core::config::{Node, decode_validated};
 
     fn parse(yaml: &str) -> Result<OtlpGrpcConfig, String> {
-        decode_validated::<OtlpGrpcConfig>(&Node::parse(yaml, "t.yaml").unwrap()).map_err(|e| e.to_string())
+        decode_validated::<OtlpGrpcConfig>(&Node::parse(yaml, "t.yaml").unwrap())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -165,9 +185,18 @@ mod tests {
         assert_eq!(c.timeout, GoDuration::from_secs(10));
         assert_eq!(c.sending_queue.num_consumers, 2);
         assert_eq!(c.retry_on_failure.multiplier, 1.3);
-        assert_eq!(c.keepalive.unwrap().time, GoDuration::from_secs(20));
+        assert_eq!(
+            c.keepalive.as_ref().unwrap().time,
+            GoDuration::from_secs(20)
+        );
         assert_eq!(c.headers.0.len(), 3);
-        assert_eq!(c.target().unwrap(), Target::Tcp { authority: "1.2.3.4:1234".into(), tls: true });
+        assert_eq!(
+            c.target().unwrap(),
+            Target::Tcp {
+                authority: "1.2.3.4:1234".into(),
+                tls: true
+            }
+        );
     }
 
     #[test]
@@ -182,11 +211,40 @@ mod tests {
     #[test]
     fn endpoints_decide_tls() {
         let t = |yaml: &str| parse(yaml).unwrap().target().unwrap();
-        assert_eq!(t("endpoint: localhost:4317\ntls:\n  insecure: true\n"), Target::Tcp { authority: "localhost:4317".into(), tls: false });
-        assert_eq!(t("endpoint: http://localhost:4317\n"), Target::Tcp { authority: "localhost:4317".into(), tls: false });
-        assert_eq!(t("endpoint: https://localhost:4317\ntls:\n  insecure: true\n"), Target::Tcp { authority: "localhost:4317".into(), tls: true });
-        assert_eq!(t("endpoint: dns:///backend:4317\n"), Target::Tcp { authority: "backend:4317".into(), tls: true });
-        assert_eq!(t("endpoint: unix:///tmp/otel.sock\n"), Target::Unix { path: "/tmp/otel.sock".into() });
+        assert_eq!(
+            t("endpoint: localhost:4317\ntls:\n  insecure: true\n"),
+            Target::Tcp {
+                authority: "localhost:4317".into(),
+                tls: false
+            }
+        );
+        assert_eq!(
+            t("endpoint: http://localhost:4317\n"),
+            Target::Tcp {
+                authority: "localhost:4317".into(),
+                tls: false
+            }
+        );
+        assert_eq!(
+            t("endpoint: https://localhost:4317\ntls:\n  insecure: true\n"),
+            Target::Tcp {
+                authority: "localhost:4317".into(),
+                tls: true
+            }
+        );
+        assert_eq!(
+            t("endpoint: dns:///backend:4317\n"),
+            Target::Tcp {
+                authority: "backend:4317".into(),
+                tls: true
+            }
+        );
+        assert_eq!(
+            t("endpoint: unix:///tmp/otel.sock\n"),
+            Target::Unix {
+                path: "/tmp/otel.sock".into()
+            }
+        );
     }
 
     #[test]
@@ -196,13 +254,25 @@ mod tests {
             ("endpoint: https://\n", r#"requires a non-empty "endpoint""#),
             ("endpoint: http://\n", r#"requires a non-empty "endpoint""#),
             ("endpoint: example.com:443\ntimeout: -5s\n", "timeout"),
-            ("endpoint: example.com:443\nretry_on_failure:\n  randomization_factor: -5\n", "randomization_factor"),
-            ("endpoint: example.com:443\ntls:\n  min_version: asd\n", r#"invalid TLS min_version: unsupported TLS version: "asd""#),
+            (
+                "endpoint: example.com:443\nretry_on_failure:\n  randomization_factor: -5\n",
+                "randomization_factor",
+            ),
+            (
+                "endpoint: example.com:443\ntls:\n  min_version: asd\n",
+                r#"invalid TLS min_version: unsupported TLS version: "asd""#,
+            ),
             ("endpoint: example.com\n", "missing port in address"),
             ("endpoint: example.com:port\n", r#"invalid port "port""#),
             ("endpoint: unix://\n", "unix socket path cannot be empty"),
-            ("endpoint: example.com:443\ncompression: snappy\n", "not supported by ferrotel"),
-            ("endpoint: example.com:443\nbalancer_name: weighted\n", "invalid balancer_name"),
+            (
+                "endpoint: example.com:443\ncompression: snappy\n",
+                "not supported by ferrotel",
+            ),
+            (
+                "endpoint: example.com:443\nbalancer_name: weighted\n",
+                "invalid balancer_name",
+            ),
         ];
         for (yaml, expected) in cases {
             let err = parse(yaml).unwrap_err();

@@ -3,15 +3,15 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferrotel_core::exporterhelper::{Delivered, SendError, Sender};
+use ferrotel_core::exporterhelper::{Delivered, SendError, Sender, response};
 use ferrotel_core::{Signal, Telemetry};
-use hyper_rustls::{FixedServerNameResolver, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
-use std::sync::OnceLock;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -22,8 +22,38 @@ use crate::grpc::{CallError, CallSettings, export};
 
 enum Connector {
     Plain(HttpConnector),
-    Tls(hyper_rustls::HttpsConnector<HttpConnector>),
+    Tls(TlsConnector),
     Unix,
+}
+
+/// TCP, then TLS with ferrotel's own rustls config (versions, suites, client certificate,
+/// server name override) and ALPN h2. tonic's TLS is left off: it cannot take such a config.
+#[derive(Clone)]
+struct TlsConnector {
+    http: HttpConnector,
+    tls: tokio_rustls::TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower::Service<http::Uri> for TlsConnector {
+    type Response = TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connect = self.http.call(uri);
+        let (tls, name) = (self.tls.clone(), self.server_name.clone());
+        Box::pin(async move {
+            let tcp = connect.await?.into_inner();
+            Ok(TokioIo::new(tls.connect(name, tcp).await?))
+        })
+    }
 }
 
 pub struct GrpcSender {
@@ -37,48 +67,63 @@ pub struct GrpcSender {
 impl GrpcSender {
     pub fn new(config: &OtlpGrpcConfig) -> anyhow::Result<Self> {
         let target = config.target().map_err(anyhow::Error::msg)?;
-        let (uri, connector, origin_authority) = match &target {
+        // tonic connects to the endpoint's address; the origin names scheme and authority in requests.
+        let (uri, scheme, connector) = match &target {
             Target::Tcp { authority, tls } => {
                 let mut http = HttpConnector::new();
                 http.enforce_http(false);
                 http.set_nodelay(true);
-                let (scheme, connector) = if *tls {
-                    let tls_config = config.tls.client_config()?;
-                    let builder = HttpsConnectorBuilder::new().with_tls_config(tls_config).https_or_http();
-                    let builder = match config.tls.server_name()? {
-                        Some(name) => builder.with_server_name_resolver(FixedServerNameResolver::new(name)),
-                        None => builder,
+                if *tls {
+                    let mut tls_config = config.tls.client_config()?;
+                    tls_config.alpn_protocols = vec![b"h2".to_vec()];
+                    let server_name = match config.tls.server_name()? {
+                        Some(name) => name,
+                        None => host_name(authority)?,
                     };
-                    ("https", Connector::Tls(builder.enable_http2().wrap_connector(http)))
+                    let tls = tokio_rustls::TlsConnector::from(Arc::new(tls_config));
+                    (
+                        format!("http://{authority}"),
+                        "https",
+                        Connector::Tls(TlsConnector {
+                            http,
+                            tls,
+                            server_name,
+                        }),
+                    )
                 } else {
-                    ("http", Connector::Plain(http))
-                };
-                (format!("{scheme}://{authority}"), connector, format!("{scheme}://{authority}"))
-            }
-            Target::Unix { path } => (format!("unix://{path}"), Connector::Unix, "http://localhost".to_string()),
-        };
-        let mut endpoint = Endpoint::from_shared(uri.clone()).map_err(|e| anyhow::anyhow!("endpoint {uri:?}: {e}"))?;
-        if let Some(keepalive) = &config.keepalive {
-            if !keepalive.time.is_zero() {
-                endpoint = endpoint.http2_keep_alive_interval(keepalive.time.0).keep_alive_while_idle(keepalive.permit_without_stream);
-                if !keepalive.timeout.is_zero() {
-                    endpoint = endpoint.keep_alive_timeout(keepalive.timeout.0);
+                    (
+                        format!("http://{authority}"),
+                        "http",
+                        Connector::Plain(http),
+                    )
                 }
             }
-        }
-        let origin = if config.authority.is_empty() {
-            origin_authority
-        } else {
-            let scheme = origin_authority.split("://").next().unwrap_or("http");
-            format!("{scheme}://{}", config.authority)
+            Target::Unix { path } => (format!("unix://{path}"), "http", Connector::Unix),
         };
-        origin.parse::<http::Uri>().map_err(|e| anyhow::anyhow!("authority {:?}: {e}", config.authority))?;
+        let mut endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|e| anyhow::anyhow!("endpoint {uri:?}: {e}"))?;
+        let authority = match (&target, config.authority.as_str()) {
+            (_, named) if !named.is_empty() => named.to_string(),
+            (Target::Tcp { authority, .. }, _) => authority.clone(),
+            (Target::Unix { .. }, _) => "localhost".to_string(),
+        };
+        let origin: http::Uri = format!("{scheme}://{authority}")
+            .parse()
+            .map_err(|e| anyhow::anyhow!("authority {authority:?}: {e}"))?;
+        endpoint = endpoint.origin(origin);
+        if let Some(keepalive) = config.keepalive.as_ref().filter(|k| !k.time.is_zero()) {
+            endpoint = endpoint
+                .http2_keep_alive_interval(keepalive.time.0)
+                .keep_alive_while_idle(keepalive.permit_without_stream);
+            if !keepalive.timeout.is_zero() {
+                endpoint = endpoint.keep_alive_timeout(keepalive.timeout.0);
+            }
+        }
         Ok(GrpcSender {
             endpoint,
             connector,
             channel: OnceLock::new(),
             call: CallSettings {
-                origin,
                 headers: config.headers.to_header_map()?,
                 compression: config.compression,
                 timeout: config.timeout.0,
@@ -104,7 +149,9 @@ impl GrpcSender {
                 Err(CallError::Server(status)) => return Err(status),
                 // wait_for_ready: a connection that is down is waited for (the exporter's timeout
                 // bounds the wait) rather than failing the attempt at once.
-                Err(CallError::Transport(status)) if self.wait_for_ready && status.code() == Code::Unavailable => {
+                Err(CallError::Transport(status))
+                    if self.wait_for_ready && status.code() == Code::Unavailable =>
+                {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
@@ -114,39 +161,46 @@ impl GrpcSender {
     }
 }
 
+/// The host of `host:port` as a TLS server name (a DNS name or an IP address).
+fn host_name(authority: &str) -> anyhow::Result<ServerName<'static>> {
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_string())
+        .map_err(|_| anyhow::anyhow!("endpoint host {host:?} is not a valid TLS server name"))
+}
+
 /// Sorts a status per the OTLP specification: RESOURCE_EXHAUSTED is retried only when the
 /// server said when (RetryInfo), whose delay becomes the floor of the next wait.
 pub fn classify(status: &Status) -> SendError {
-    let msg = format!("rpc error: code = {:?} desc = {}", status.code(), status.message());
+    let msg = format!(
+        "rpc error: code = {:?} desc = {}",
+        status.code(),
+        status.message()
+    );
     let retry_info = status.get_details_retry_info();
     let retry_after = retry_info.as_ref().and_then(|r| r.retry_delay);
     match status.code() {
-        Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded | Code::Aborted | Code::OutOfRange | Code::DataLoss => {
+        Code::Unavailable
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => SendError::Retryable { msg, retry_after },
+        Code::ResourceExhausted if retry_info.is_some() => {
             SendError::Retryable { msg, retry_after }
         }
-        Code::ResourceExhausted if retry_info.is_some() => SendError::Retryable { msg, retry_after },
         _ => SendError::Permanent(msg),
     }
 }
 
-/// The rejected count and message of an `Export*ServiceResponse`.
+/// The response's partial success; a response that does not decode is taken as full success.
 fn partial_success(signal: Signal, response: &[u8]) -> Delivered {
-    let decoded = match signal {
-        Signal::Traces => ExportTraceServiceResponse::decode(response)
-            .map(|r| r.partial_success.map(|p| (p.rejected_spans, p.error_message))),
-        Signal::Metrics => ExportMetricsServiceResponse::decode(response)
-            .map(|r| r.partial_success.map(|p| (p.rejected_data_points, p.error_message))),
-        Signal::Logs => ExportLogsServiceResponse::decode(response)
-            .map(|r| r.partial_success.map(|p| (p.rejected_log_records, p.error_message))),
-    };
-    match decoded {
-        Ok(Some((rejected, message))) => Delivered::partial(usize::try_from(rejected).unwrap_or(0), message),
-        Ok(None) => Delivered::all(),
-        Err(e) => {
-            tracing::debug!(error = %e, "the export response could not be decoded; taking it as full success");
-            Delivered::all()
-        }
-    }
+    response::partial_success(signal, response).unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "the export response could not be decoded; taking it as full success");
+        Delivered::all()
+    })
 }
 
 #[async_trait]
@@ -158,7 +212,10 @@ impl Sender for GrpcSender {
 
     async fn send(&self, data: &Telemetry) -> Result<Delivered, SendError> {
         let signal = data.signal();
-        let response = self.call(signal, data.to_encoded()).await.map_err(|status| classify(&status))?;
+        let response = self
+            .call(signal, data.to_encoded())
+            .await
+            .map_err(|status| classify(&status))?;
         Ok(partial_success(signal, &response))
     }
 }
@@ -170,26 +227,49 @@ mod tests {
 
     #[test]
     fn statuses_are_sorted_per_the_otlp_spec() {
-        for code in [Code::Unavailable, Code::Cancelled, Code::DeadlineExceeded, Code::Aborted, Code::OutOfRange, Code::DataLoss] {
-            assert!(matches!(classify(&Status::new(code, "x")), SendError::Retryable { retry_after: None, .. }), "{code:?}");
+        for code in [
+            Code::Unavailable,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::DataLoss,
+        ] {
+            assert!(
+                matches!(
+                    classify(&Status::new(code, "x")),
+                    SendError::Retryable {
+                        retry_after: None,
+                        ..
+                    }
+                ),
+                "{code:?}"
+            );
         }
-        for code in [Code::InvalidArgument, Code::Unauthenticated, Code::PermissionDenied, Code::Unimplemented, Code::Internal, Code::ResourceExhausted] {
-            assert!(matches!(classify(&Status::new(code, "x")), SendError::Permanent(_)), "{code:?}");
+        for code in [
+            Code::InvalidArgument,
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::Unimplemented,
+            Code::Internal,
+            Code::ResourceExhausted,
+        ] {
+            assert!(
+                matches!(classify(&Status::new(code, "x")), SendError::Permanent(_)),
+                "{code:?}"
+            );
         }
-        let throttled = Status::with_error_details(Code::ResourceExhausted, "slow down", ErrorDetails::with_retry_info(Some(Duration::from_secs(3))));
+        let throttled = Status::with_error_details(
+            Code::ResourceExhausted,
+            "slow down",
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(3))),
+        );
         assert_eq!(
             classify(&throttled),
-            SendError::Retryable { msg: "rpc error: code = ResourceExhausted desc = slow down".into(), retry_after: Some(Duration::from_secs(3)) }
+            SendError::Retryable {
+                msg: "rpc error: code = ResourceExhausted desc = slow down".into(),
+                retry_after: Some(Duration::from_secs(3))
+            }
         );
-    }
-
-    #[test]
-    fn partial_success_is_read_per_signal() {
-        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsPartialSuccess;
-        let response = ExportMetricsServiceResponse {
-            partial_success: Some(ExportMetricsPartialSuccess { rejected_data_points: 4, error_message: "stale".into() }),
-        };
-        assert_eq!(partial_success(Signal::Metrics, &response.encode_to_vec()), Delivered::partial(4, "stale"));
-        assert_eq!(partial_success(Signal::Traces, &[]), Delivered::all());
     }
 }

@@ -11,8 +11,11 @@ use crate::exporter::GrpcSender;
 
 pub struct OtlpExporterFactory;
 
-const SIGNALS: &[(Signal, Stability)] =
-    &[(Signal::Traces, Stability::Stable), (Signal::Metrics, Stability::Stable), (Signal::Logs, Stability::Stable)];
+const SIGNALS: &[(Signal, Stability)] = &[
+    (Signal::Traces, Stability::Stable),
+    (Signal::Metrics, Stability::Stable),
+    (Signal::Logs, Stability::Stable),
+];
 
 impl Factory for OtlpExporterFactory {
     fn type_name(&self) -> &'static str {
@@ -36,7 +39,12 @@ fn warn_unused(id: &str, config: &OtlpGrpcConfig) {
     if !config.middlewares.is_empty() {
         tracing::warn!(exporter = %id, "middlewares are accepted but not acted on yet: ferrotel has no middleware extensions");
     }
-    if matches!(config.target(), Ok(Target::Unix { .. })) && !(config.tls.ca_file.is_empty() && config.tls.ca_pem.is_empty() && config.tls.cert_file.is_empty() && config.tls.cert_pem.is_empty()) {
+    if matches!(config.target(), Ok(Target::Unix { .. }))
+        && !(config.tls.ca_file.is_empty()
+            && config.tls.ca_pem.is_empty()
+            && config.tls.cert_file.is_empty()
+            && config.tls.cert_pem.is_empty())
+    {
         tracing::warn!(exporter = %id, "tls settings are not applied over a unix socket: the connection is plaintext");
     }
 }

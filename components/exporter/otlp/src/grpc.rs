@@ -11,7 +11,7 @@ use http_body::Frame;
 use std::convert::Infallible;
 use std::time::Duration;
 use tonic::body::Body;
-use tonic::codec::{CompressionEncoding, Decoder, DecodeBuf, Streaming};
+use tonic::codec::{CompressionEncoding, DecodeBuf, Decoder, Streaming};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower::ServiceExt;
@@ -27,8 +27,6 @@ pub fn export_path(signal: Signal) -> &'static str {
 
 /// How every call is made: fixed per exporter.
 pub struct CallSettings {
-    /// `scheme://authority` the requests name (the `authority` key may differ from where we connect).
-    pub origin: String,
     pub headers: http::HeaderMap,
     pub compression: Compression,
     /// Sent as `grpc-timeout`, so the server can give up when we do.
@@ -60,7 +58,11 @@ fn grpc_timeout(timeout: Duration) -> Option<HeaderValue> {
         return None;
     }
     let millis = timeout.as_millis();
-    let value = if millis < 100_000_000 { format!("{millis}m") } else { format!("{}S", timeout.as_secs().min(99_999_999)) };
+    let value = if millis < 100_000_000 {
+        format!("{millis}m")
+    } else {
+        format!("{}S", timeout.as_secs().min(99_999_999))
+    };
     HeaderValue::from_str(&value).ok()
 }
 
@@ -75,26 +77,45 @@ fn user_agent() -> HeaderValue {
 }
 
 /// Sends one `Export` request and returns the response message bytes.
-pub async fn export(channel: &Channel, settings: &CallSettings, signal: Signal, payload: Bytes) -> Result<Bytes, CallError> {
+pub async fn export(
+    channel: &Channel,
+    settings: &CallSettings,
+    signal: Signal,
+    payload: Bytes,
+) -> Result<Bytes, CallError> {
     let compressed = settings.compression.encoding().is_some();
-    let message = settings
-        .compression
-        .compress(payload, None)
-        .map_err(|e| CallError::Server(Status::internal(format!("compressing the request failed: {e}"))))?;
-    let length = u32::try_from(message.len())
-        .map_err(|_| CallError::Server(Status::resource_exhausted("the batch exceeds gRPC's 4 GiB message limit")))?;
+    let message = settings.compression.compress(payload, None).map_err(|e| {
+        CallError::Server(Status::internal(format!(
+            "compressing the request failed: {e}"
+        )))
+    })?;
+    let length = u32::try_from(message.len()).map_err(|_| {
+        CallError::Server(Status::resource_exhausted(
+            "the batch exceeds gRPC's 4 GiB message limit",
+        ))
+    })?;
     let mut header = BytesMut::with_capacity(5);
     header.put_u8(u8::from(compressed));
     header.put_u32(length);
-    let frames = [Ok::<_, Infallible>(Frame::data(header.freeze())), Ok(Frame::data(message))];
-    let body = Body::new(http_body_util::StreamBody::new(futures::stream::iter(frames)));
+    let frames = [
+        Ok::<_, Infallible>(Frame::data(header.freeze())),
+        Ok(Frame::data(message)),
+    ];
+    let body = Body::new(http_body_util::StreamBody::new(futures::stream::iter(
+        frames,
+    )));
 
     let mut request = http::Request::builder()
         .method(http::Method::POST)
         .version(http::Version::HTTP_2)
-        .uri(format!("{}{}", settings.origin, export_path(signal)))
+        // The channel fills in scheme and authority (its origin).
+        .uri(export_path(signal))
         .body(body)
-        .map_err(|e| CallError::Server(Status::internal(format!("building the request failed: {e}"))))?;
+        .map_err(|e| {
+            CallError::Server(Status::internal(format!(
+                "building the request failed: {e}"
+            )))
+        })?;
     let headers = request.headers_mut();
     headers.extend(settings.headers.clone());
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -115,17 +136,35 @@ pub async fn export(channel: &Channel, settings: &CallSettings, signal: Signal, 
 
     // A trailers-only response carries the status in its headers.
     if let Some(status) = Status::from_header_map(response.headers()) {
-        return if status.code() == Code::Ok { Ok(Bytes::new()) } else { Err(CallError::Server(status)) };
+        return if status.code() == Code::Ok {
+            Ok(Bytes::new())
+        } else {
+            Err(CallError::Server(status))
+        };
     }
-    let encoding = match response.headers().get("grpc-encoding").and_then(|v| v.to_str().ok()) {
+    let encoding = match response
+        .headers()
+        .get("grpc-encoding")
+        .and_then(|v| v.to_str().ok())
+    {
         None | Some("identity") => None,
         Some("gzip") => Some(CompressionEncoding::Gzip),
         Some("zstd") => Some(CompressionEncoding::Zstd),
         Some("deflate") => Some(CompressionEncoding::Deflate),
-        Some(other) => return Err(CallError::Server(Status::internal(format!("the server answered with unknown grpc-encoding {other:?}")))),
+        Some(other) => {
+            return Err(CallError::Server(Status::internal(format!(
+                "the server answered with unknown grpc-encoding {other:?}"
+            ))));
+        }
     };
     let status_code = response.status();
-    let mut stream = Streaming::new_response(RawDecoder, response.into_body(), status_code, encoding, None);
+    let mut stream = Streaming::new_response(
+        RawDecoder,
+        response.into_body(),
+        status_code,
+        encoding,
+        None,
+    );
     let message = stream.message().await.map_err(CallError::Server)?;
     // Reading on to the trailers surfaces a non-OK grpc-status sent after the message.
     stream.trailers().await.map_err(CallError::Server)?;
@@ -139,7 +178,10 @@ mod tests {
     #[test]
     fn timeouts_are_written_in_grpc_units() {
         assert_eq!(grpc_timeout(Duration::from_secs(5)).unwrap(), "5000m");
-        assert_eq!(grpc_timeout(Duration::from_secs(200_000)).unwrap(), "200000S");
+        assert_eq!(
+            grpc_timeout(Duration::from_secs(200_000)).unwrap(),
+            "200000S"
+        );
         assert!(grpc_timeout(Duration::ZERO).is_none());
     }
 }

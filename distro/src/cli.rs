@@ -3,7 +3,11 @@
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "ferrotel", version, about = "ferrotel: an OpenTelemetry Collector distribution in Rust")]
+#[command(
+    name = "ferrotel",
+    version,
+    about = "ferrotel: an OpenTelemetry Collector distribution in Rust"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: ConfigArgs,

@@ -16,6 +16,8 @@ pub fn registry() -> Registry {
             Arc::new(ferrotel_exporter_debug::DebugExporterFactory),
         ],
         connectors: vec![],
-        extensions: vec![Arc::new(ferrotel_extension_health_check::HealthCheckExtensionFactory)],
+        extensions: vec![Arc::new(
+            ferrotel_extension_health_check::HealthCheckExtensionFactory,
+        )],
     }
 }

@@ -7,7 +7,11 @@ use std::fmt::Write;
 fn entry(out: &mut String, factory: &dyn Factory, stability: &[(String, Stability)]) {
     let _ = writeln!(out, "    - name: {}", factory.type_name());
     if !factory.aliases().is_empty() {
-        let _ = writeln!(out, "      deprecated_aliases: [{}]", factory.aliases().join(", "));
+        let _ = writeln!(
+            out,
+            "      deprecated_aliases: [{}]",
+            factory.aliases().join(", ")
+        );
     }
     let _ = writeln!(out, "      stability:");
     for (what, level) in stability {
@@ -16,14 +20,21 @@ fn entry(out: &mut String, factory: &dyn Factory, stability: &[(String, Stabilit
 }
 
 fn per_signal(signals: &[(Signal, Stability)]) -> Vec<(String, Stability)> {
-    let mut list: Vec<_> = signals.iter().map(|(s, l)| (s.as_str().to_owned(), *l)).collect();
+    let mut list: Vec<_> = signals
+        .iter()
+        .map(|(s, l)| (s.as_str().to_owned(), *l))
+        .collect();
     list.sort_by(|a, b| a.0.cmp(&b.0));
     list
 }
 
 pub fn components_yaml(registry: &Registry) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "buildinfo:\n    command: ferrotel\n    description: ferrotel, an OpenTelemetry Collector distribution in Rust\n    version: {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        out,
+        "buildinfo:\n    command: ferrotel\n    description: ferrotel, an OpenTelemetry Collector distribution in Rust\n    version: {}",
+        env!("CARGO_PKG_VERSION")
+    );
     out.push_str("receivers:\n");
     for f in &registry.receivers {
         entry(&mut out, f.as_ref(), &per_signal(f.signals()));
@@ -38,12 +49,20 @@ pub fn components_yaml(registry: &Registry) -> String {
     }
     out.push_str("connectors:\n");
     for f in &registry.connectors {
-        let pairs: Vec<_> = f.pairs().iter().map(|(from, to, l)| (format!("{from}_to_{to}"), *l)).collect();
+        let pairs: Vec<_> = f
+            .pairs()
+            .iter()
+            .map(|(from, to, l)| (format!("{from}_to_{to}"), *l))
+            .collect();
         entry(&mut out, f.as_ref(), &pairs);
     }
     out.push_str("extensions:\n");
     for f in &registry.extensions {
-        entry(&mut out, f.as_ref(), &[("extension".to_owned(), f.stability())]);
+        entry(
+            &mut out,
+            f.as_ref(),
+            &[("extension".to_owned(), f.stability())],
+        );
     }
     out.push_str("providers:\n    - scheme: env\n    - scheme: file\n    - scheme: yaml\n");
     out

@@ -18,7 +18,10 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_secs(20);
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Components) => {
-            print!("{}", crate::list::components_yaml(&crate::components::registry()));
+            print!(
+                "{}",
+                crate::list::components_yaml(&crate::components::registry())
+            );
             Ok(())
         }
         Some(Command::Validate) => validate(&cli.config),
@@ -28,8 +31,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
 
 fn load(args: &ConfigArgs) -> anyhow::Result<LoadedConfig> {
     let registry = crate::components::registry();
-    config::load(&args.configs, &args.sets, &registry, Some(("<default config>", DEFAULT_CONFIG)))
-        .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))
+    config::load(
+        &args.configs,
+        &args.sets,
+        &registry,
+        Some(("<default config>", DEFAULT_CONFIG)),
+    )
+    .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))
 }
 
 fn validate(args: &ConfigArgs) -> anyhow::Result<()> {
@@ -38,7 +46,8 @@ fn validate(args: &ConfigArgs) -> anyhow::Result<()> {
         eprintln!("Warning: {warning}");
     }
     let telemetry = SelfTelemetry::new(&[]);
-    Service::build(&loaded.config, &crate::components::registry(), telemetry).context("failed to build pipelines")?;
+    Service::build(&loaded.config, &crate::components::registry(), telemetry)
+        .context("failed to build pipelines")?;
     Ok(())
 }
 
@@ -51,15 +60,24 @@ fn run(args: &ConfigArgs) -> anyhow::Result<()> {
     if args.configs.is_empty() {
         tracing::info!("no --config given: running the embedded default config");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(serve(loaded))
 }
 
 fn resource_labels(telemetry: &TelemetryConfig) -> Vec<(String, String)> {
     let mut labels = vec![
         ("service_name".to_owned(), "ferrotel".to_owned()),
-        ("service_instance_id".to_owned(), format!("{:032x}", rand::random::<u128>())),
-        ("service_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+        (
+            "service_instance_id".to_owned(),
+            format!("{:032x}", rand::random::<u128>()),
+        ),
+        (
+            "service_version".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        ),
     ];
     for (key, value) in &telemetry.resource {
         let key = key.replace('.', "_");
@@ -80,7 +98,11 @@ async fn serve(loaded: LoadedConfig) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let service = Arc::new(Service::build(&loaded.config, &crate::components::registry(), telemetry)?);
+    let service = Arc::new(Service::build(
+        &loaded.config,
+        &crate::components::registry(),
+        telemetry,
+    )?);
     service.start().await?;
     tracing::info!("everything is ready; begin running and processing data");
     wait_for_signal().await;
@@ -106,8 +128,11 @@ async fn wait_for_signal() {
 fn init_logging(telemetry: &TelemetryConfig) {
     use tracing_subscriber::EnvFilter;
     // RUST_LOG, when set, wins over the config: the 3 a.m. override without editing YAML.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(telemetry.logs_level.as_str()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(telemetry.logs_level.as_str()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if telemetry.logs_encoding == "json" {
         builder.json().init();
     } else {

@@ -13,7 +13,10 @@ fn ferrotel(args: &[&str]) -> Output {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn stderr(out: &Output) -> String {
@@ -53,17 +56,38 @@ fn files_merge_in_order_and_lists_are_replaced() {
     // The overlay alone has no receivers; merged over the base it replaces the exporters list.
     let alone = validate(&["config/examples/04-overlay.yaml"], &[]);
     assert!(!alone.status.success());
-    let merged = validate(&["config/examples/04-base.yaml", "file:config/examples/04-overlay.yaml"], &[]);
+    let merged = validate(
+        &[
+            "config/examples/04-base.yaml",
+            "file:config/examples/04-overlay.yaml",
+        ],
+        &[],
+    );
     assert!(merged.status.success(), "{}", stderr(&merged));
     // `debug` is no longer in any pipeline after the list was replaced: otelcol warns about it.
-    assert!(stderr(&merged).contains("debug"), "expected an unused-component warning: {}", stderr(&merged));
+    assert!(
+        stderr(&merged).contains("debug"),
+        "expected an unused-component warning: {}",
+        stderr(&merged)
+    );
 }
 
 #[test]
 fn set_overrides_are_applied_and_checked() {
-    let ok = validate(&["config/examples/09-set-target.yaml"], &["--set", "processors.batch.timeout=2s", "--set", "exporters::debug::verbosity=detailed"]);
+    let ok = validate(
+        &["config/examples/09-set-target.yaml"],
+        &[
+            "--set",
+            "processors.batch.timeout=2s",
+            "--set",
+            "exporters::debug::verbosity=detailed",
+        ],
+    );
     assert!(ok.status.success(), "{}", stderr(&ok));
-    let bad = validate(&["config/examples/09-set-target.yaml"], &["--set", "exporters.debug.verbosity=loud"]);
+    let bad = validate(
+        &["config/examples/09-set-target.yaml"],
+        &["--set", "exporters.debug.verbosity=loud"],
+    );
     assert!(!bad.status.success());
     let err = stderr(&bad);
     assert!(err.starts_with("Error: "), "{err}");
@@ -91,7 +115,10 @@ fn env_expansion_feeds_validation() {
     let bad = run("lots");
     assert!(!bad.status.success());
     let err = stderr(&bad);
-    assert!(err.contains("send_batch_size") && err.contains(":7:"), "{err}");
+    assert!(
+        err.contains("send_batch_size") && err.contains(":7:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -107,9 +134,15 @@ fn a_typo_names_file_line_key_and_suggestion() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.starts_with("Error: invalid configuration: "), "{err}");
-    assert!(err.contains(&format!("{}:4:", path.display())), "file and line: {err}");
+    assert!(
+        err.contains(&format!("{}:4:", path.display())),
+        "file and line: {err}"
+    );
     assert!(err.contains("receivers::otlp"), "component: {err}");
-    assert!(err.contains("htttp") && err.contains("did you mean \"http\""), "key and suggestion: {err}");
+    assert!(
+        err.contains("htttp") && err.contains("did you mean \"http\""),
+        "key and suggestion: {err}"
+    );
 }
 
 #[test]
@@ -119,7 +152,10 @@ fn an_unknown_type_lists_the_valid_ones() {
     std::fs::write(&path, "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  debgu:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debgu]\n").unwrap();
     let err = stderr(&validate(&[&path.display().to_string()], &[]));
     assert!(err.contains("unknown type: \"debgu\""), "{err}");
-    assert!(err.contains("otlp_grpc") && err.contains("debug"), "valid values listed: {err}");
+    assert!(
+        err.contains("otlp_grpc") && err.contains("debug"),
+        "valid values listed: {err}"
+    );
     assert!(err.contains(":6:"), "line of the id: {err}");
 }
 
@@ -128,8 +164,19 @@ fn components_lists_what_the_binary_ships() {
     let out = ferrotel(&["components"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for name in ["otlp", "batch", "memory_limiter", "otlp_grpc", "otlp_http", "debug", "health_check"] {
-        assert!(text.contains(&format!("- name: {name}\n")), "{name} missing:\n{text}");
+    for name in [
+        "otlp",
+        "batch",
+        "memory_limiter",
+        "otlp_grpc",
+        "otlp_http",
+        "debug",
+        "health_check",
+    ] {
+        assert!(
+            text.contains(&format!("- name: {name}\n")),
+            "{name} missing:\n{text}"
+        );
     }
     assert!(text.contains("deprecated_aliases: [otlp]"), "{text}");
     assert!(text.contains("traces: Stable"), "{text}");

@@ -143,7 +143,7 @@ impl<S: Sender> Inner<S> {
             } else {
                 self.deliver(&request.data).await
             };
-            queue.done(request.size);
+            queue.done(request.ticket, request.size);
             if let Some(reply) = request.reply {
                 let _ = reply.send(result);
             }

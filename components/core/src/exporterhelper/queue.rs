@@ -18,6 +18,9 @@ pub struct QueuedRequest {
     pub data: Telemetry,
     /// In the queue's sizer units.
     pub size: usize,
+    /// The queue's own handle for the request (a persistent queue's storage key); the memory
+    /// queue does not use it.
+    pub ticket: u64,
     pub reply: Option<oneshot::Sender<Result<(), ConsumeError>>>,
 }
 
@@ -35,6 +38,7 @@ impl QueuedRequest {
         QueuedRequest {
             data,
             size,
+            ticket: 0,
             reply: None,
         }
     }
@@ -63,8 +67,8 @@ pub trait Queue: Send + Sync {
     /// The oldest request; `None` once the queue is closed and empty.
     async fn take(&self) -> Option<QueuedRequest>;
 
-    /// Releases the capacity of a request that was taken, once it was sent or dropped.
-    fn done(&self, size: usize);
+    /// Releases a request that was taken, once it was sent or dropped (its `ticket` and `size`).
+    fn done(&self, ticket: u64, size: usize);
 
     /// Stops accepting; takers drain what is left, then see `None`.
     fn close(&self);
@@ -174,7 +178,7 @@ impl Queue for MemoryQueue {
         }
     }
 
-    fn done(&self, size: usize) {
+    fn done(&self, _ticket: u64, size: usize) {
         let mut state = self.lock();
         state.used = state.used.saturating_sub(size);
         self.set_gauge(state.used);
@@ -239,7 +243,7 @@ mod tests {
             q.offer(request(2), false).await.unwrap_err().1,
             OfferError::Full
         );
-        q.done(taken.size);
+        q.done(taken.ticket, taken.size);
         assert_eq!(gauge.get(), 0);
         q.offer(request(2), false).await.unwrap();
         assert_eq!(q.size(), 2);
@@ -256,7 +260,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiting.is_finished());
         let first = q.take().await.unwrap();
-        q.done(first.size);
+        q.done(first.ticket, first.size);
         waiting.await.unwrap().unwrap();
         assert_eq!(q.size(), 1);
     }

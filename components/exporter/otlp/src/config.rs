@@ -32,6 +32,8 @@ pub struct OtlpGrpcConfig {
     /// Overrides the `:authority` header (the host the server sees).
     pub authority: String,
     pub middlewares: Vec<MiddlewareConfig>,
+    /// Newer otelcol's pool of gRPC connections; ferrotel keeps one (accepted, not acted on).
+    pub connection_pool: Option<ConnectionPoolConfig>,
 }
 
 impl Default for OtlpGrpcConfig {
@@ -52,6 +54,7 @@ impl Default for OtlpGrpcConfig {
             write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
             authority: String::new(),
             middlewares: Vec::new(),
+            connection_pool: None,
         }
     }
 }
@@ -80,6 +83,13 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MiddlewareConfig {
     pub id: String,
+}
+
+/// `connection_pool:` (the number of connections to spread calls over).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionPoolConfig {
+    pub size: i64,
 }
 
 /// Where and how to connect, from `endpoint` and `tls`.

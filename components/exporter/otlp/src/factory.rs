@@ -36,6 +36,9 @@ fn warn_unused(id: &str, config: &OtlpGrpcConfig) {
     if config.read_buffer_size != 0 || config.write_buffer_size != DEFAULT_WRITE_BUFFER_SIZE {
         tracing::warn!(exporter = %id, "read_buffer_size and write_buffer_size are accepted but not acted on: HTTP/2 flow control sizes the buffers");
     }
+    if config.connection_pool.as_ref().is_some_and(|p| p.size > 1) {
+        tracing::warn!(exporter = %id, "connection_pool is accepted but not acted on yet: one HTTP/2 connection carries every call");
+    }
     if !config.middlewares.is_empty() {
         tracing::warn!(exporter = %id, "middlewares are accepted but not acted on yet: ferrotel has no middleware extensions");
     }

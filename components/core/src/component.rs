@@ -124,6 +124,16 @@ impl Stability {
     }
 }
 
+/// Every signal at one stability, for a component that handles all three alike:
+/// `const SIGNALS: &[(Signal, Stability)] = &every_signal_at(Stability::Beta);`
+pub const fn every_signal_at(stability: Stability) -> [(Signal, Stability); 3] {
+    [
+        (Signal::Traces, stability),
+        (Signal::Metrics, stability),
+        (Signal::Logs, stability),
+    ]
+}
+
 /// What a component needs when it is created.
 #[derive(Clone)]
 pub struct CreateSettings {

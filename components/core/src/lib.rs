@@ -13,8 +13,10 @@ pub mod telemetry;
 pub mod telemetry_server;
 pub mod testing;
 pub mod tls;
-pub mod tls_server;
 pub mod wire;
+
+/// The server half of [`tls`], at the path listeners have always imported it from.
+pub use tls::server as tls_server;
 
 pub use component::{ComponentId, Kind, Stability};
 pub use consumer::{ConsumeError, Consumer, ConsumerRef};

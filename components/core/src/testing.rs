@@ -8,16 +8,13 @@ use std::sync::Arc;
 use crate::component::{
     ConnectorFactory, CreateSettings, ExporterFactory, ExtensionFactory, Factory, Host, Lifecycle,
     PipeRef, ProcessorFactory, ReceiverFactory, Registry, SignalConsumers, Stability,
+    every_signal_at,
 };
 use crate::config::{ConfigError, Node, Validate, decode, decode_validated};
 use crate::consumer::{ConsumeError, Consumer, ConsumerRef};
 use crate::signal::{Signal, Telemetry};
 
-pub const ALL_SIGNALS: &[(Signal, Stability)] = &[
-    (Signal::Traces, Stability::Stable),
-    (Signal::Metrics, Stability::Stable),
-    (Signal::Logs, Stability::Stable),
-];
+pub const ALL_SIGNALS: &[(Signal, Stability)] = &every_signal_at(Stability::Stable);
 
 /// Every (from, to) signal pair.
 pub const ALL_PAIRS: &[(Signal, Signal, Stability)] = &[

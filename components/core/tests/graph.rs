@@ -104,11 +104,7 @@ impl Factory for TestFactory {
     }
 }
 
-const ALL: &[(Signal, Stability)] = &[
-    (Signal::Traces, Stability::Stable),
-    (Signal::Metrics, Stability::Stable),
-    (Signal::Logs, Stability::Stable),
-];
+const ALL: &[(Signal, Stability)] = &every_signal_at(Stability::Stable);
 
 impl ReceiverFactory for TestFactory {
     fn signals(&self) -> &'static [(Signal, Stability)] {

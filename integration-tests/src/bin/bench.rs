@@ -8,9 +8,9 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use ferrotel_integration_tests::bench_report::{self, Measured};
 use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get};
 use ferrotel_integration_tests::sink::Snapshot;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,11 +35,15 @@ struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = 10)]
     attributes: usize,
-    #[arg(long, default_value_t = 8)]
+    /// Requests in flight; enough that the collector, not the round trip, sets the pace.
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Compression from the load generator to the collector (the collector always exports with gzip).
     #[arg(long, default_value = "gzip")]
     compression: String,
+    /// Rounds; each runs every collector in turn, and the table shows each figure's median.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Collectors to run, in order.
     #[arg(long, value_delimiter = ',', default_value = "ferrotel,rotel")]
     collectors: Vec<String>,
@@ -56,33 +60,6 @@ struct Args {
     /// Where the table is written.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone)]
-struct Measured {
-    name: String,
-    version: String,
-    spans: u64,
-    seconds: f64,
-    cpu_seconds: f64,
-    peak_rss_bytes: u64,
-    loadgen_refused: u64,
-    loadgen_failed: u64,
-}
-
-impl Measured {
-    fn spans_per_second(&self) -> f64 {
-        self.spans as f64 / self.seconds
-    }
-    fn cpu_seconds_per_million(&self) -> f64 {
-        self.cpu_seconds / (self.spans as f64 / 1e6)
-    }
-    fn spans_per_cpu_second(&self) -> f64 {
-        self.spans as f64 / self.cpu_seconds
-    }
-    fn peak_rss_mb(&self) -> f64 {
-        self.peak_rss_bytes as f64 / (1024.0 * 1024.0)
-    }
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -323,107 +300,34 @@ fn run_one(setup: &Setup, name: &str) -> anyhow::Result<Measured> {
     })
 }
 
-fn table(setup: &Setup, results: &[Measured]) -> String {
+fn header(setup: &Setup) -> Vec<String> {
     let args = setup.args;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "ferrotel relay benchmark: loadgen -> collector (OTLP gRPC in -> batch -> OTLP gRPC out, gzip) -> sink"
-    );
     let pace = if args.rate > 0.0 {
         format!("{} spans/s offered", args.rate)
     } else {
         "flat out".to_string()
     };
-    let _ = writeln!(
-        out,
-        "load: traces, {} spans/request, {} attributes/span (~540 B/span), loadgen->collector compression {}, concurrency {}, {pace}",
-        args.batch_size, args.attributes, args.compression, args.concurrency
-    );
-    let _ = writeln!(
-        out,
-        "window: {} s measured after {} s warm-up; CPU = utime+stime of the collector process (/proc/PID/stat), peak RSS = VmHWM",
-        args.duration, args.warmup
-    );
-    let _ = match (&setup.collector_cpus, &setup.load_cpus) {
-        (Some(c), Some(l)) => writeln!(
-            out,
-            "pinning: collector on CPU {c} (taskset -c {c}); loadgen and sink on CPU {l} (taskset -c {l})"
-        ),
-        _ => writeln!(
-            out,
-            "pinning: none (fewer than 2 CPUs); every process shares all cores"
-        ),
-    };
-    for r in results {
-        let _ = writeln!(
-            out,
-            "{}: {}",
-            r.name,
-            if r.version.is_empty() {
-                "version unknown"
-            } else {
-                &r.version
-            }
-        );
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>9}",
-        "collector", "spans/s", "CPU-s/M spans", "spans/CPU-s", "peak RSS MB", "CPU use"
-    );
-    for r in results {
-        let _ = writeln!(
-            out,
-            "{:<16} {:>12.0} {:>14.3} {:>14.0} {:>12.1} {:>9.2}",
-            r.name,
-            r.spans_per_second(),
-            r.cpu_seconds_per_million(),
-            r.spans_per_cpu_second(),
-            r.peak_rss_mb(),
-            r.cpu_seconds / r.seconds
-        );
-    }
-    let ferrotel = results.iter().find(|r| r.name == "ferrotel");
-    let rotel = results.iter().find(|r| r.name == "rotel");
-    if let (Some(f), Some(r)) = (ferrotel, rotel) {
-        let _ = writeln!(
-            out,
-            "{:<16} {:>12.2} {:>14.2} {:>14.2} {:>12.2} {:>9}",
-            "ferrotel/rotel",
-            f.spans_per_second() / r.spans_per_second(),
-            f.cpu_seconds_per_million() / r.cpu_seconds_per_million(),
-            f.spans_per_cpu_second() / r.spans_per_cpu_second(),
-            f.peak_rss_mb() / r.peak_rss_mb(),
-            ""
-        );
-        let _ = writeln!(
-            out,
-            "(spans/s and spans/CPU-s: higher is better; CPU-s/M spans and RSS: lower is better)"
-        );
-    }
-    if setup.collector_cpus.is_some() {
-        for r in results.iter().filter(|r| r.cpu_seconds / r.seconds < 0.9) {
-            let _ = writeln!(
-                out,
-                "note: {} used {:.2} of its core: the load, not the collector, set its spans/s; compare CPU-s/M spans",
-                r.name,
-                r.cpu_seconds / r.seconds
-            );
+    let pinning = match (&setup.collector_cpus, &setup.load_cpus) {
+        (Some(c), Some(l)) => {
+            format!(
+                "pinning: collector on CPU {c} (taskset -c {c}); loadgen and sink on CPU {l} (taskset -c {l})"
+            )
         }
-    }
-    for r in results
-        .iter()
-        .filter(|r| r.loadgen_refused + r.loadgen_failed > 0)
-    {
-        let _ = writeln!(
-            out,
-            "note: {} refused {} and failed {} loadgen requests",
-            r.name, r.loadgen_refused, r.loadgen_failed
-        );
-    }
-    out
+        _ => "pinning: none (fewer than 2 CPUs or no taskset); every process shares all cores"
+            .to_string(),
+    };
+    vec![
+        "ferrotel relay benchmark: loadgen -> collector (OTLP gRPC in -> batch -> OTLP gRPC out, gzip) -> sink".into(),
+        format!(
+            "load: traces, {} spans/request, {} attributes/span (~540 B/span), loadgen->collector compression {}, concurrency {}, {pace}",
+            args.batch_size, args.attributes, args.compression, args.concurrency
+        ),
+        format!(
+            "window: {} s measured after {} s warm-up; CPU = utime+stime of the collector process (/proc/PID/stat), peak RSS = VmHWM",
+            args.duration, args.warmup
+        ),
+        pinning,
+    ]
 }
 
 fn main() -> anyhow::Result<()> {
@@ -459,19 +363,25 @@ fn main() -> anyhow::Result<()> {
         ticks: clock_ticks_per_second(),
     };
     let mut results = Vec::new();
-    for name in &args.collectors {
-        eprintln!(
-            "bench: {name} ({} s warm-up + {} s measured)",
-            args.warmup, args.duration
-        );
-        let measured = run_one(&setup, name).with_context(|| format!("benchmarking {name}"))?;
-        anyhow::ensure!(
-            measured.spans > 0,
-            "{name} relayed no spans to the sink during the window"
-        );
-        results.push(measured);
+    for round in 1..=args.rounds.max(1) {
+        for name in &args.collectors {
+            eprintln!(
+                "bench: round {round}/{}: {name} ({} s warm-up + {} s measured)",
+                args.rounds, args.warmup, args.duration
+            );
+            let measured = run_one(&setup, name).with_context(|| format!("benchmarking {name}"))?;
+            anyhow::ensure!(
+                measured.spans > 0,
+                "{name} relayed no spans to the sink during the window"
+            );
+            results.push(measured);
+        }
     }
-    let text = table(&setup, &results);
+    let text = bench_report::table(
+        &header(&setup),
+        &bench_report::summarize(&results),
+        setup.collector_cpus.is_some(),
+    );
     print!("{text}");
     let out = args
         .out

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get};
+use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get, wait_for};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -48,16 +48,18 @@ impl Ferrotel {
         }
     }
 
-    /// The sum of every series of a self-metric, or 0 when it is absent.
-    pub fn metric(&self, name: &str) -> f64 {
-        let (status, text) = http_get(self.metrics, "/metrics").expect("scrape self-metrics");
-        assert_eq!(status, 200, "self-metrics answered {status}");
-        metric_sum(&text, name, &[])
-    }
-
-    pub fn metric_with(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let (_, text) = http_get(self.metrics, "/metrics").expect("scrape self-metrics");
-        metric_sum(&text, name, labels)
+    /// The sum of the series of a self-metric whose labels include `labels` (0 when absent),
+    /// polled for up to 10 s until it equals `expected`: counters lag the data they count by the
+    /// moment between a response and its bookkeeping.
+    pub fn metric_reaches(&self, name: &str, labels: &[(&str, &str)], expected: f64) -> f64 {
+        let mut last = f64::NAN;
+        wait_for(Duration::from_secs(10), || {
+            let (status, text) = http_get(self.metrics, "/metrics").expect("scrape self-metrics");
+            assert_eq!(status, 200, "self-metrics answered {status}");
+            last = metric_sum(&text, name, labels);
+            (last == expected).then_some(())
+        });
+        last
     }
 }
 

@@ -5,12 +5,9 @@
 //! [`Exporter`], which is the component the pipeline sees (a `Consumer` + `Lifecycle`):
 //!
 //! ```ignore
-//! let settings = ExporterSettings {
-//!     timeout: config.timeout.0,
-//!     queue: config.sending_queue.clone(),
-//!     retry: config.retry_on_failure.clone(),
-//!     ..ExporterSettings::default()
-//! };
+//! refuse_authenticator(config.auth.as_ref())?;
+//! let settings =
+//!     ExporterSettings::from_config(config.timeout, &config.sending_queue, &config.retry_on_failure);
 //! let exporter = Exporter::new(&set, settings, MySender::new(&config)?)?;
 //! Ok(Arc::new(exporter))
 //! ```
@@ -28,6 +25,7 @@ mod exporter;
 pub mod queue;
 pub mod response;
 pub mod retry;
+mod setup;
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -37,6 +35,10 @@ use crate::signal::Telemetry;
 pub use client::{Compression, CompressionParams, Headers};
 pub use config::{BatchConfig, QueueConfig, RetryConfig, Sizer};
 pub use exporter::{Exporter, ExporterSettings};
+pub use setup::{
+    AuthConfig, DEFAULT_WRITE_BUFFER_SIZE, MiddlewareConfig, refuse_authenticator,
+    warn_inactive_keys,
+};
 
 /// Why one attempt to send a batch failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! The `debug` factory: one exporter per id, for every signal.
 
-use ferrotel_core::component::{CreateSettings, ExporterFactory, Factory, PipeRef, Stability};
+use ferrotel_core::component::{
+    CreateSettings, ExporterFactory, Factory, PipeRef, Stability, every_signal_at,
+};
 use ferrotel_core::config::{ConfigError, Node, decode_validated};
 use ferrotel_core::signal::Signal;
 use std::sync::Arc;
@@ -10,11 +12,7 @@ use crate::exporter::DebugExporter;
 
 pub struct DebugExporterFactory;
 
-const SIGNALS: &[(Signal, Stability)] = &[
-    (Signal::Traces, Stability::Alpha),
-    (Signal::Metrics, Stability::Alpha),
-    (Signal::Logs, Stability::Alpha),
-];
+const SIGNALS: &[(Signal, Stability)] = &every_signal_at(Stability::Alpha);
 
 impl Factory for DebugExporterFactory {
     fn type_name(&self) -> &'static str {

@@ -5,6 +5,7 @@
 //! most of its CPU compressing, and level 1 keeps most of the size gain).
 
 use ferrotel_core::config::{GoDuration, Validate};
+pub use ferrotel_core::exporterhelper::{AuthConfig, DEFAULT_WRITE_BUFFER_SIZE, MiddlewareConfig};
 use ferrotel_core::exporterhelper::{Compression, Headers, QueueConfig, RetryConfig};
 use ferrotel_core::tls::TlsClientSetting;
 use serde::Deserialize;
@@ -59,9 +60,6 @@ impl Default for OtlpGrpcConfig {
     }
 }
 
-/// otelcol's default: "we almost read 0 bytes, so no need to tune ReadBufferSize".
-pub const DEFAULT_WRITE_BUFFER_SIZE: i64 = 512 * 1024;
-
 /// `keepalive:` (gRPC client keepalive pings).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -69,20 +67,6 @@ pub struct KeepaliveConfig {
     pub time: GoDuration,
     pub timeout: GoDuration,
     pub permit_without_stream: bool,
-}
-
-/// `auth:` (configauth): a client authenticator extension.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    pub authenticator: String,
-}
-
-/// One entry of `middlewares:` (configmiddleware).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MiddlewareConfig {
-    pub id: String,
 }
 
 /// `connection_pool:` (the number of connections to spread calls over).

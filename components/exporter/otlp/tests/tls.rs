@@ -4,48 +4,15 @@ mod common;
 
 use common::*;
 use ferrotel_core::Signal;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use ferrotel_testkit::TestPki;
 use std::time::Duration;
-
-struct Pki {
-    dir: tempfile::TempDir,
-    cert: String,
-    key: String,
-}
-
-impl Pki {
-    /// A CA (written to `ca.crt`) and a server certificate for `names`, signed by it.
-    fn new(names: &[&str]) -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let sans = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        let cert = CertificateParams::new(sans)
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
-        Pki {
-            dir,
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn ca_file(&self) -> String {
-        self.dir.path().join("ca.crt").display().to_string()
-    }
-}
 
 #[tokio::test]
 async fn tls_with_a_private_ca_from_ca_file() {
-    let pki = Pki::new(&["localhost"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["localhost"]);
     let backend = Backend::default();
-    let addr = backend
-        .serve(Some((pki.cert.clone(), pki.key.clone())))
-        .await;
+    let addr = backend.serve(Some((server.cert_pem, server.key_pem))).await;
     let (exporter, telemetry) = exporter(&format!(
         "endpoint: localhost:{}\ntls:\n  ca_file: {}\n",
         addr.port(),
@@ -64,11 +31,10 @@ async fn tls_with_a_private_ca_from_ca_file() {
 
 #[tokio::test]
 async fn server_name_override_names_the_certificate_to_expect() {
-    let pki = Pki::new(&["collector.internal"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["collector.internal"]);
     let backend = Backend::default();
-    let addr = backend
-        .serve(Some((pki.cert.clone(), pki.key.clone())))
-        .await;
+    let addr = backend.serve(Some((server.cert_pem, server.key_pem))).await;
     let (exporter, telemetry) = exporter(&format!(
         "endpoint: https://{addr}\ntls:\n  ca_file: {}\n  server_name_override: collector.internal\n",
         pki.ca_file()
@@ -84,11 +50,10 @@ async fn server_name_override_names_the_certificate_to_expect() {
 
 #[tokio::test]
 async fn an_untrusted_or_misnamed_certificate_delivers_nothing() {
-    let pki = Pki::new(&["collector.internal"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["collector.internal"]);
     let backend = Backend::default();
-    let addr = backend
-        .serve(Some((pki.cert.clone(), pki.key.clone())))
-        .await;
+    let addr = backend.serve(Some((server.cert_pem, server.key_pem))).await;
     let cases = [
         // No CA given: the public roots do not know the test CA.
         format!("endpoint: localhost:{}\n", addr.port()),
@@ -114,11 +79,10 @@ async fn an_untrusted_or_misnamed_certificate_delivers_nothing() {
 
 #[tokio::test]
 async fn insecure_skip_verify_trusts_any_certificate() {
-    let pki = Pki::new(&["collector.internal"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["collector.internal"]);
     let backend = Backend::default();
-    let addr = backend
-        .serve(Some((pki.cert.clone(), pki.key.clone())))
-        .await;
+    let addr = backend.serve(Some((server.cert_pem, server.key_pem))).await;
     let (exporter, telemetry) = exporter(&format!(
         "endpoint: {addr}\ntls:\n  insecure_skip_verify: true\n"
     ))

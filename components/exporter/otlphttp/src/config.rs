@@ -6,6 +6,7 @@
 
 use ferrotel_core::Signal;
 use ferrotel_core::config::{GoDuration, Validate};
+pub use ferrotel_core::exporterhelper::{AuthConfig, DEFAULT_WRITE_BUFFER_SIZE, MiddlewareConfig};
 use ferrotel_core::exporterhelper::{
     Compression, CompressionParams, Headers, QueueConfig, RetryConfig,
 };
@@ -72,8 +73,6 @@ pub struct OtlpHttpConfig {
     pub middlewares: Vec<MiddlewareConfig>,
 }
 
-pub const DEFAULT_WRITE_BUFFER_SIZE: i64 = 512 * 1024;
-
 impl Default for OtlpHttpConfig {
     fn default() -> Self {
         OtlpHttpConfig {
@@ -131,20 +130,8 @@ impl Default for KeepaliveConfig {
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    pub authenticator: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct CookiesConfig {
     pub enabled: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MiddlewareConfig {
-    pub id: String,
 }
 
 /// How the connection pool behaves, from the flat keys and the newer `keepalive` section.

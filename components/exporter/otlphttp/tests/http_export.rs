@@ -313,10 +313,12 @@ async fn shutdown_with_a_dead_server_reports_the_rest_as_failed() {
     .unwrap();
     let telemetry = SelfTelemetry::new(&[]);
     let settings = ExporterSettings {
-        timeout: config.timeout.0,
-        queue: config.sending_queue.clone(),
-        retry: config.retry_on_failure.clone(),
         drain_timeout: Duration::from_millis(300),
+        ..ExporterSettings::from_config(
+            config.timeout,
+            &config.sending_queue,
+            &config.retry_on_failure,
+        )
     };
     let exporter = Exporter::new(
         &common::settings(&telemetry),

@@ -4,52 +4,14 @@ mod common;
 
 use common::*;
 use ferrotel_core::Signal;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::sync::Arc;
-
-struct Pki {
-    dir: tempfile::TempDir,
-    server: rustls::ServerConfig,
-}
-
-impl Pki {
-    /// A CA (written to `ca.crt`) and a rustls server config with a certificate for `names`.
-    fn new(names: &[&str]) -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
-        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-        Pki { dir, server }
-    }
-
-    fn ca_file(&self) -> String {
-        self.dir.path().join("ca.crt").display().to_string()
-    }
-}
+use ferrotel_testkit::TestPki;
 
 #[tokio::test]
 async fn https_with_a_private_ca_negotiates_http2() {
-    let pki = Pki::new(&["localhost"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["localhost"]);
     let backend = Backend::default();
-    let addr = backend.serve(Some(pki.server.clone())).await;
+    let addr = backend.serve(Some(server.server_config())).await;
     let (exporter, telemetry) = exporter(&format!(
         "endpoint: https://localhost:{}\ntls:\n  ca_file: {}\n",
         addr.port(),
@@ -70,9 +32,10 @@ async fn https_with_a_private_ca_negotiates_http2() {
 
 #[tokio::test]
 async fn force_attempt_http2_false_stays_on_http1_and_server_name_override_is_used() {
-    let pki = Pki::new(&["otlp.internal"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["otlp.internal"]);
     let backend = Backend::default();
-    let addr = backend.serve(Some(pki.server.clone())).await;
+    let addr = backend.serve(Some(server.server_config())).await;
     let (exporter, telemetry) = exporter(&format!(
         "endpoint: https://{addr}\nforce_attempt_http2: false\ntls:\n  ca_file: {}\n  server_name_override: otlp.internal\n",
         pki.ca_file()
@@ -89,9 +52,10 @@ async fn force_attempt_http2_false_stays_on_http1_and_server_name_override_is_us
 
 #[tokio::test]
 async fn an_untrusted_certificate_delivers_nothing() {
-    let pki = Pki::new(&["localhost"]);
+    let pki = TestPki::new();
+    let server = pki.issue("server", &["localhost"]);
     let backend = Backend::default();
-    let addr = backend.serve(Some(pki.server.clone())).await;
+    let addr = backend.serve(Some(server.server_config())).await;
     let (exporter, telemetry) = exporter(&format!(
         "endpoint: https://localhost:{}\nretry_on_failure:\n  enabled: false\n",
         addr.port()

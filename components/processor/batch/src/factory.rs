@@ -1,6 +1,8 @@
 //! The `batch` factory: one batcher per pipeline, as otelcol creates one processor per pipeline.
 
-use ferrotel_core::component::{CreateSettings, Factory, PipeRef, ProcessorFactory, Stability};
+use ferrotel_core::component::{
+    CreateSettings, Factory, PipeRef, ProcessorFactory, Stability, every_signal_at,
+};
 use ferrotel_core::config::{ConfigError, Node, decode_validated};
 use ferrotel_core::consumer::ConsumerRef;
 use ferrotel_core::signal::Signal;
@@ -11,11 +13,7 @@ use crate::config::BatchConfig;
 
 pub struct BatchProcessorFactory;
 
-const SIGNALS: &[(Signal, Stability)] = &[
-    (Signal::Traces, Stability::Beta),
-    (Signal::Metrics, Stability::Beta),
-    (Signal::Logs, Stability::Beta),
-];
+const SIGNALS: &[(Signal, Stability)] = &every_signal_at(Stability::Beta);
 
 impl Factory for BatchProcessorFactory {
     fn type_name(&self) -> &'static str {

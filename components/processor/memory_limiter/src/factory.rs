@@ -1,7 +1,9 @@
 //! The `memory_limiter` factory.
 
 use anyhow::Context;
-use ferrotel_core::component::{CreateSettings, Factory, PipeRef, ProcessorFactory, Stability};
+use ferrotel_core::component::{
+    CreateSettings, Factory, PipeRef, ProcessorFactory, Stability, every_signal_at,
+};
 use ferrotel_core::config::{ConfigError, Node, decode_validated};
 use ferrotel_core::consumer::ConsumerRef;
 use ferrotel_core::signal::Signal;
@@ -13,11 +15,7 @@ use crate::memory::{MemorySource, Thresholds, mib};
 
 pub struct MemoryLimiterProcessorFactory;
 
-const SIGNALS: &[(Signal, Stability)] = &[
-    (Signal::Traces, Stability::Beta),
-    (Signal::Metrics, Stability::Beta),
-    (Signal::Logs, Stability::Beta),
-];
+const SIGNALS: &[(Signal, Stability)] = &every_signal_at(Stability::Beta);
 
 impl Factory for MemoryLimiterProcessorFactory {
     fn type_name(&self) -> &'static str {

@@ -7,9 +7,6 @@ use ferrotel_core::config::{GoDuration, Node};
 use ferrotel_core::consumer::{ConsumeError, Consumer};
 use ferrotel_core::signal::{Signal, Telemetry};
 use ferrotel_core::telemetry::SelfTelemetry;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use prost::Message;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,21 +17,7 @@ use crate::{MemoryLimiterConfig, MemoryLimiterProcessorFactory, MemorySource, RE
 const MIB: u64 = 1024 * 1024;
 
 fn logs(n: usize) -> Telemetry {
-    let request = ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            scope_logs: vec![ScopeLogs {
-                log_records: (0..n)
-                    .map(|i| LogRecord {
-                        severity_text: format!("r{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
-    Telemetry::from_encoded(Signal::Logs, request.encode_to_vec().into()).unwrap()
+    ferrotel_testkit::batch(Signal::Logs, n).1
 }
 
 #[derive(Default)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ferrotel_core::component::{
     CreateSettings, Factory, Lifecycle, ReceiverFactory, SignalConsumers, Stability,
+    every_signal_at,
 };
 use ferrotel_core::config::{ConfigError, Node, decode_validated};
 use ferrotel_core::signal::Signal;
@@ -13,11 +14,7 @@ use crate::receiver::OtlpReceiver;
 
 pub struct OtlpReceiverFactory;
 
-const SIGNALS: &[(Signal, Stability)] = &[
-    (Signal::Traces, Stability::Stable),
-    (Signal::Metrics, Stability::Stable),
-    (Signal::Logs, Stability::Stable),
-];
+const SIGNALS: &[(Signal, Stability)] = &every_signal_at(Stability::Stable);
 
 impl Factory for OtlpReceiverFactory {
     fn type_name(&self) -> &'static str {

@@ -9,86 +9,33 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use ferrotel_core::signal::Signal;
+use ferrotel_core::tls::TlsClientSetting;
+use ferrotel_testkit::TestPki;
+use ferrotel_testkit::pki::certs;
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
+/// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, as PEM files
+/// (`ca.crt`, `server.crt`/`.key`, `client.crt`/`.key`).
+fn server_and_client_pki() -> TestPki {
+    let pki = TestPki::new();
+    pki.issue("server", &["localhost", "127.0.0.1"]);
+    pki.issue("client", &["client"]);
+    pki
 }
 
-impl Pki {
-    /// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, as PEM files.
-    fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        for (name, sans) in [
-            (
-                "server",
-                vec!["localhost".to_string(), "127.0.0.1".to_string()],
-            ),
-            ("client", vec!["client".to_string()]),
-        ] {
-            let key = KeyPair::generate().unwrap();
-            let cert = CertificateParams::new(sans)
-                .unwrap()
-                .signed_by(&key, &ca)
-                .unwrap();
-            std::fs::write(dir.path().join(format!("{name}.crt")), cert.pem()).unwrap();
-            std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem()).unwrap();
-        }
-        std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
-        Pki {
-            ca_pem: ca.pem(),
-            dir,
-        }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap()
-    }
-
-    fn tls_yaml(&self, extra: &str) -> String {
-        format!(
-            "      cert_file: {}\n      key_file: {}\n{extra}",
-            self.path("server.crt"),
-            self.path("server.key")
-        )
-    }
-
-    fn client_config(&self) -> rustls::ClientConfig {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_pemfile_certs(&self.ca_pem) {
-            roots.add(cert).unwrap();
-        }
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-    }
-}
-
-fn rustls_pemfile_certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .map(|c| c.unwrap())
-        .collect()
+fn tls_yaml(pki: &TestPki, extra: &str) -> String {
+    format!(
+        "      cert_file: {}\n      key_file: {}\n{extra}",
+        pki.path("server.crt"),
+        pki.path("server.key")
+    )
 }
 
 async fn grpc_channel(
@@ -105,8 +52,8 @@ async fn grpc_channel(
 
 #[tokio::test]
 async fn both_protocols_serve_over_tls() {
-    let pki = Pki::new();
-    let tls = pki.tls_yaml("");
+    let pki = server_and_client_pki();
+    let tls = tls_yaml(&pki, "");
     let yaml = format!(
         "protocols:\n  grpc:\n    endpoint: 127.0.0.1:0\n    tls:\n{tls}  http:\n    endpoint: 127.0.0.1:0\n    tls:\n{tls}"
     );
@@ -114,7 +61,7 @@ async fn both_protocols_serve_over_tls() {
 
     let grpc_url = format!("https://{}", h.receiver.grpc_addr().unwrap());
     let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&pki.ca_pem))
+        .ca_certificate(Certificate::from_pem(pki.ca_pem()))
         .domain_name("localhost");
     let mut client = TraceServiceClient::new(grpc_channel(grpc_url, tls).await.unwrap());
     client.export(traces(2)).await.unwrap();
@@ -158,8 +105,11 @@ async fn both_protocols_serve_over_tls() {
 
 #[tokio::test]
 async fn client_ca_file_requires_a_client_certificate() {
-    let pki = Pki::new();
-    let tls = pki.tls_yaml(&format!("      client_ca_file: {}\n", pki.path("ca.crt")));
+    let pki = server_and_client_pki();
+    let tls = tls_yaml(
+        &pki,
+        &format!("      client_ca_file: {}\n", pki.path("ca.crt")),
+    );
     let h = start_with(
         &format!("protocols:\n  grpc:\n    endpoint: 127.0.0.1:0\n    tls:\n{tls}"),
         &Signal::ALL,
@@ -167,7 +117,7 @@ async fn client_ca_file_requires_a_client_certificate() {
     .await;
     let url = format!("https://{}", h.receiver.grpc_addr().unwrap());
     let anonymous = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&pki.ca_pem))
+        .ca_certificate(Certificate::from_pem(pki.ca_pem()))
         .domain_name("localhost");
     let refused = match grpc_channel(url.clone(), anonymous).await {
         Err(_) => true,
@@ -183,7 +133,7 @@ async fn client_ca_file_requires_a_client_certificate() {
 
     let identity = Identity::from_pem(pki.read("client.crt"), pki.read("client.key"));
     let with_cert = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&pki.ca_pem))
+        .ca_certificate(Certificate::from_pem(pki.ca_pem()))
         .domain_name("localhost")
         .identity(identity);
     TraceServiceClient::new(grpc_channel(url, with_cert).await.unwrap())
@@ -194,7 +144,7 @@ async fn client_ca_file_requires_a_client_certificate() {
 }
 
 /// The certificate a fresh TLS connection to `port` is served.
-async fn served_certificate(pki: &Pki, port: u16) -> Vec<u8> {
+async fn served_certificate(pki: &TestPki, port: u16) -> Vec<u8> {
     let connector = tokio_rustls::TlsConnector::from(Arc::new(pki.client_config()));
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -208,7 +158,7 @@ async fn served_certificate(pki: &Pki, port: u16) -> Vec<u8> {
 
 #[tokio::test]
 async fn certificates_reload_after_the_interval() {
-    let pki = Pki::new();
+    let pki = server_and_client_pki();
     std::fs::copy(pki.path("server.crt"), pki.path("current.crt")).unwrap();
     std::fs::copy(pki.path("server.key"), pki.path("current.key")).unwrap();
     let yaml = format!(
@@ -220,7 +170,7 @@ async fn certificates_reload_after_the_interval() {
     let port = h.receiver.http_addr().unwrap().port();
     assert_eq!(
         served_certificate(&pki, port).await,
-        rustls_pemfile_certs(&pki.read("server.crt"))[0].to_vec()
+        certs(&pki.read("server.crt"))[0].to_vec()
     );
 
     // Another certificate written over the served files is picked up once the interval has passed.
@@ -230,62 +180,19 @@ async fn certificates_reload_after_the_interval() {
     // The "client" certificate is not valid for localhost, so look at what is offered.
     assert_eq!(
         offered_certificate(port).await,
-        rustls_pemfile_certs(&pki.read("client.crt"))[0].to_vec()
+        certs(&pki.read("client.crt"))[0].to_vec()
     );
 }
 
-/// Handshakes with a client that accepts anything and reports the certificate it saw.
+/// Handshakes with a client that accepts anything (`tls::insecure_skip_verify`) and reports the
+/// certificate it saw.
 async fn offered_certificate(port: u16) -> Vec<u8> {
-    #[derive(Debug)]
-    struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-    impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: rustls::pki_types::UnixTime,
-        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
+    let config = TlsClientSetting {
+        insecure_skip_verify: true,
+        ..Default::default()
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-        .with_no_client_auth();
+    .client_config()
+    .unwrap();
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();

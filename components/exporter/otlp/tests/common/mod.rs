@@ -1,14 +1,14 @@
 //! A real OTLP/gRPC backend (tonic server on 127.0.0.1) that records what it receives and answers
-//! from a script, plus helpers to build exporters and read their self-metrics.
+//! from a script, plus the shared test kit bound to this exporter.
 
-#![allow(dead_code)]
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unused_imports)]
 
-use bytes::Bytes;
-use ferrotel_core::component::{ComponentId, CreateSettings, ExporterFactory, Kind, PipeRef};
-use ferrotel_core::config::Node;
+use ferrotel_core::Signal;
+use ferrotel_core::component::{CreateSettings, Kind, PipeRef};
 use ferrotel_core::telemetry::SelfTelemetry;
-use ferrotel_core::{Signal, Telemetry};
 use ferrotel_exporter_otlp::OtlpExporterFactory;
+use ferrotel_testkit::{create_settings, metric_value, start_exporter};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -27,13 +27,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::metrics::v1::{
-    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -195,132 +188,20 @@ impl LogsService for Backend {
     }
 }
 
-fn attr(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
+pub use ferrotel_testkit::{FAST_RETRY, batch, dead_port, eventually};
 
-fn resource() -> Option<Resource> {
-    Some(Resource {
-        attributes: vec![attr("service.name", "checkout")],
-        ..Default::default()
-    })
-}
-
-/// A batch of `n` items of `signal`, held as encoded bytes (as a receiver hands it on).
-pub fn batch(signal: Signal, n: usize) -> (Bytes, Telemetry) {
-    let bytes: Bytes = match signal {
-        Signal::Traces => ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: resource(),
-                scope_spans: vec![ScopeSpans {
-                    spans: (0..n)
-                        .map(|i| Span {
-                            trace_id: vec![1; 16],
-                            span_id: vec![i as u8 + 1; 8],
-                            name: format!("GET /cart/{i}"),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec(),
-        Signal::Metrics => ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                resource: resource(),
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: "queue.depth".into(),
-                        data: Some(metric::Data::Gauge(Gauge {
-                            data_points: (0..n)
-                                .map(|i| NumberDataPoint {
-                                    time_unix_nano: i as u64,
-                                    ..Default::default()
-                                })
-                                .collect(),
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec(),
-        Signal::Logs => ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: resource(),
-                scope_logs: vec![ScopeLogs {
-                    log_records: (0..n)
-                        .map(|i| LogRecord {
-                            severity_text: format!("INFO{i}"),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec(),
-    }
-    .into();
-    let telemetry = Telemetry::from_encoded(signal, bytes.clone()).unwrap();
-    (bytes, telemetry)
-}
+const ID: &str = "otlp_grpc/test";
 
 pub fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
-    CreateSettings {
-        id: ComponentId::parse("otlp_grpc/test").unwrap(),
-        kind: Kind::Exporter,
-        telemetry: telemetry.clone(),
-    }
+    create_settings(ID, Kind::Exporter, telemetry)
 }
 
 /// An exporter made by the factory from `yaml`, started.
 pub async fn exporter(yaml: &str) -> (PipeRef, Arc<SelfTelemetry>) {
-    let telemetry = SelfTelemetry::new(&[]);
-    let node = Node::parse(yaml, "test.yaml").unwrap();
-    let exporter = OtlpExporterFactory
-        .create(settings(&telemetry), &node)
-        .unwrap();
-    exporter.start().await.unwrap();
-    (exporter, telemetry)
+    start_exporter(&OtlpExporterFactory, ID, yaml).await
 }
-
-/// Fast retries, so tests do not wait for otelcol's 5 s first interval.
-pub const FAST_RETRY: &str = "retry_on_failure:\n  initial_interval: 20ms\n  max_interval: 50ms\n  randomization_factor: 0\n  max_elapsed_time: 10s\n";
 
 /// A self-metric of the test exporter (0 if never written).
 pub fn metric(telemetry: &SelfTelemetry, name: &str) -> f64 {
-    telemetry
-        .encode()
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("exporter=\"otlp_grpc/test\""))
-        .and_then(|l| l.rsplit(' ').next())
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not reached within 10s");
-}
-
-/// A port on 127.0.0.1 with nothing listening.
-pub fn dead_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    metric_value(telemetry, name, &format!("exporter=\"{ID}\""))
 }

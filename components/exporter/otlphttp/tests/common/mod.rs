@@ -1,31 +1,23 @@
 //! A real OTLP/HTTP backend (hyper server on 127.0.0.1, HTTP/1.1 and HTTP/2, optional TLS) that
-//! records requests and answers from a script, a CONNECT proxy, and exporter helpers.
+//! records requests and answers from a script, a CONNECT proxy, and the shared test kit bound to
+//! this exporter.
 
-#![allow(dead_code)]
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unused_imports)]
 
 use bytes::Bytes;
-use ferrotel_core::component::{ComponentId, CreateSettings, ExporterFactory, Kind, PipeRef};
-use ferrotel_core::config::Node;
+use ferrotel_core::component::{CreateSettings, Kind, PipeRef};
 use ferrotel_core::telemetry::SelfTelemetry;
-use ferrotel_core::{Signal, Telemetry};
 use ferrotel_exporter_otlphttp::OtlpHttpExporterFactory;
+use ferrotel_testkit::{create_settings, metric_value, start_exporter};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::metrics::v1::{
-    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric,
-};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -204,112 +196,20 @@ pub async fn connect_proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     (addr, heads)
 }
 
-/// A batch of `n` items of `signal`, held as encoded bytes (as a receiver hands it on).
-pub fn batch(signal: Signal, n: usize) -> (Bytes, Telemetry) {
-    let bytes: Bytes = match signal {
-        Signal::Traces => ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                scope_spans: vec![ScopeSpans {
-                    spans: (0..n)
-                        .map(|i| Span {
-                            trace_id: vec![7; 16],
-                            span_id: vec![i as u8 + 1; 8],
-                            name: format!("SELECT {i}"),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec(),
-        Signal::Metrics => ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: "cpu.load".into(),
-                        data: Some(metric::Data::Gauge(Gauge {
-                            data_points: (0..n)
-                                .map(|i| NumberDataPoint {
-                                    time_unix_nano: 1 + i as u64,
-                                    ..Default::default()
-                                })
-                                .collect(),
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec(),
-        Signal::Logs => ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                scope_logs: vec![ScopeLogs {
-                    log_records: (0..n)
-                        .map(|i| LogRecord {
-                            severity_text: format!("WARN{i}"),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-        .encode_to_vec(),
-    }
-    .into();
-    let telemetry = Telemetry::from_encoded(signal, bytes.clone()).unwrap();
-    (bytes, telemetry)
-}
+pub use ferrotel_testkit::{FAST_RETRY, batch, dead_port, eventually};
+
+const ID: &str = "otlp_http/test";
 
 pub fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
-    CreateSettings {
-        id: ComponentId::parse("otlp_http/test").unwrap(),
-        kind: Kind::Exporter,
-        telemetry: telemetry.clone(),
-    }
+    create_settings(ID, Kind::Exporter, telemetry)
 }
 
 /// An exporter made by the factory from `yaml`, started.
 pub async fn exporter(yaml: &str) -> (PipeRef, Arc<SelfTelemetry>) {
-    let telemetry = SelfTelemetry::new(&[]);
-    let node = Node::parse(yaml, "test.yaml").unwrap();
-    let exporter = OtlpHttpExporterFactory
-        .create(settings(&telemetry), &node)
-        .unwrap();
-    exporter.start().await.unwrap();
-    (exporter, telemetry)
+    start_exporter(&OtlpHttpExporterFactory, ID, yaml).await
 }
-
-/// Fast retries, so tests do not wait for otelcol's 5 s first interval.
-pub const FAST_RETRY: &str = "retry_on_failure:\n  initial_interval: 20ms\n  max_interval: 50ms\n  randomization_factor: 0\n  max_elapsed_time: 10s\n";
 
 /// A self-metric of the test exporter (0 if never written).
 pub fn metric(telemetry: &SelfTelemetry, name: &str) -> f64 {
-    telemetry
-        .encode()
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("exporter=\"otlp_http/test\""))
-        .and_then(|l| l.rsplit(' ').next())
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not reached within 10s");
-}
-
-/// A port on 127.0.0.1 with nothing listening.
-pub fn dead_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    metric_value(telemetry, name, &format!("exporter=\"{ID}\""))
 }

@@ -1,26 +1,19 @@
 //! Shared by the receiver's socket tests: a recording/refusing consumer, a started receiver on
 //! 127.0.0.1 ephemeral ports, and OTLP requests of a chosen size.
-#![allow(dead_code)]
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unused_imports)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrotel_core::component::{ComponentId, CreateSettings, Kind, Lifecycle, SignalConsumers};
+use ferrotel_core::component::{CreateSettings, Kind, Lifecycle, SignalConsumers};
 use ferrotel_core::config::{Node, decode_validated};
 use ferrotel_core::consumer::{ConsumeError, Consumer};
 use ferrotel_core::signal::{Signal, Telemetry};
 use ferrotel_core::telemetry::SelfTelemetry;
 use ferrotel_receiver_otlp::{Config, OtlpReceiver};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::metrics::v1::{
-    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
-};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
 
 /// What the test consumer answers.
 #[derive(Clone, Debug)]
@@ -104,11 +97,7 @@ impl Harness {
 }
 
 pub fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
-    CreateSettings {
-        id: ComponentId::parse("otlp/test").unwrap(),
-        kind: Kind::Receiver,
-        telemetry: telemetry.clone(),
-    }
+    ferrotel_testkit::create_settings("otlp/test", Kind::Receiver, telemetry)
 }
 
 pub fn config(yaml: &str) -> Config {
@@ -139,74 +128,7 @@ pub async fn start() -> Harness {
     start_with(BOTH, &Signal::ALL).await
 }
 
-pub fn traces(n: usize) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("span-{i}"),
-                        trace_id: vec![1; 16],
-                        span_id: vec![2; 8],
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
-pub fn metrics(n: usize) -> ExportMetricsServiceRequest {
-    let points = (0..n)
-        .map(|i| NumberDataPoint {
-            time_unix_nano: i as u64,
-            ..Default::default()
-        })
-        .collect();
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            scope_metrics: vec![ScopeMetrics {
-                metrics: vec![Metric {
-                    name: "m".into(),
-                    data: Some(Data::Gauge(Gauge {
-                        data_points: points,
-                    })),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
-pub fn logs(n: usize) -> ExportLogsServiceRequest {
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            scope_logs: vec![ScopeLogs {
-                log_records: (0..n)
-                    .map(|i| LogRecord {
-                        severity_text: format!("r{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
-
-/// The protobuf request for `signal` with `n` items.
-pub fn request_bytes(signal: Signal, n: usize) -> Vec<u8> {
-    match signal {
-        Signal::Traces => traces(n).encode_to_vec(),
-        Signal::Metrics => metrics(n).encode_to_vec(),
-        Signal::Logs => logs(n).encode_to_vec(),
-    }
-}
+pub use ferrotel_testkit::{logs, metrics, request_bytes, traces};
 
 /// A trace request whose encoding is about `size` bytes and compresses to almost nothing.
 pub fn huge_traces(size: usize) -> ExportTraceServiceRequest {

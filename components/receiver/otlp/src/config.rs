@@ -404,10 +404,7 @@ mod tests {
     }
 
     fn testdata(name: &str) -> String {
-        let path = format!(
-            "{}/tests/data/otelcol/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/tests/data/otelcol/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

@@ -75,18 +75,12 @@ impl Consumer for FanOut {
         let Some((last, rest)) = self.consumers.split_last() else {
             return Ok(());
         };
-        let mut results = Vec::with_capacity(self.consumers.len());
-        if rest.is_empty() {
-            return last.consume(data).await;
-        }
         let sends = rest.iter().map(|c| c.consume(data.clone()));
-        let (first, last_result) =
+        let (results, last_result) =
             futures::join!(futures::future::join_all(sends), last.consume(data));
-        results.extend(first);
-        results.push(last_result);
         // A permanent error wins over a refusal: retrying cannot help the consumer that rejected.
         let mut refused = None;
-        for result in results {
+        for result in results.into_iter().chain(std::iter::once(last_result)) {
             match result {
                 Err(e @ ConsumeError::Permanent(_)) => return Err(e),
                 Err(e) => refused = Some(e),

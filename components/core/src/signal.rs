@@ -317,21 +317,19 @@ impl Telemetry {
     /// Joins batches of one signal into one. Repeated protobuf fields concatenate, so joining encoded
     /// requests is a byte copy, never a decode.
     pub fn concat(signal: Signal, parts: Vec<Telemetry>) -> Telemetry {
-        let mut parts = parts.into_iter().filter(|p| !p.is_empty()).peekable();
-        let Some(first) = parts.next() else {
-            return Telemetry {
+        let mut parts: Vec<Telemetry> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        if parts.len() <= 1 {
+            return parts.pop().unwrap_or(Telemetry {
                 signal,
                 encoded: Some(Bytes::new()),
                 decoded: None,
                 items: 0,
-            };
-        };
-        if parts.peek().is_none() {
-            return first;
+            });
         }
-        let mut items = first.items;
-        let mut buf = BytesMut::from(first.to_encoded().as_ref());
-        for part in parts {
+        // One allocation of the final size: this runs on every batch flush.
+        let mut buf = BytesMut::with_capacity(parts.iter().map(Telemetry::encoded_len).sum());
+        let mut items = 0;
+        for part in &parts {
             debug_assert_eq!(part.signal, signal);
             items += part.items;
             buf.extend_from_slice(&part.to_encoded());
@@ -344,27 +342,6 @@ impl Telemetry {
         }
     }
 
-    /// Splits into batches of at most `max_items` items (0 = no limit), at span / data-point-carrying
-    /// metric / log-record granularity, without decoding.
-    pub fn split(self, max_items: usize) -> Result<Vec<Telemetry>, DecodeError> {
-        if max_items == 0 || self.items <= max_items {
-            return Ok(vec![self]);
-        }
-        let signal = self.signal;
-        let bytes = self.into_encoded();
-        Ok(wire::split(&bytes, signal.item_path(), max_items)?
-            .into_iter()
-            .map(|(encoded, items)| Telemetry {
-                signal,
-                encoded: Some(encoded),
-                decoded: None,
-                items,
-            })
-            .collect())
-    }
-}
-
-impl Telemetry {
     /// Cuts after the first `n` items into (head, tail) without decoding; each side keeps the
     /// resource and scope of the items it holds, and neither repeats them more than the original.
     pub fn split_at(self, n: usize) -> Result<(Telemetry, Telemetry), DecodeError> {
@@ -436,7 +413,13 @@ mod tests {
         let parts = (1..=4).map(|n| Telemetry::from_traces(traces(n))).collect();
         let joined = Telemetry::concat(Signal::Traces, parts);
         assert_eq!(joined.item_count(), 10);
-        let pieces = joined.split(3).unwrap();
+        let mut pieces = Vec::new();
+        let mut rest = joined;
+        while !rest.is_empty() {
+            let (head, tail) = rest.split_at(3).unwrap();
+            pieces.push(head);
+            rest = tail;
+        }
         assert!(pieces.iter().all(|p| p.item_count() <= 3));
         assert_eq!(pieces.iter().map(Telemetry::item_count).sum::<usize>(), 10);
     }

@@ -129,64 +129,6 @@ fn put_varint(out: &mut BytesMut, mut value: u64) {
 /// A piece of a split message: its encoding and how many items it holds.
 pub type Piece = (Bytes, usize);
 
-/// Splits one encoded message into pieces of at most `max_items` items each. Fields that do not
-/// lead to items (a resource, a scope, a schema url) are repeated in every piece, so each piece is a
-/// complete message of the same type. Only a single leaf item can exceed the limit.
-pub fn split(buf: &[u8], path: ItemPath, max_items: usize) -> Result<Vec<Piece>, WireError> {
-    let max_items = max_items.max(1);
-    let (wanted, rest) = path.split_first().expect("item path is never empty");
-    let mut header = BytesMut::new();
-    let mut children = Vec::new();
-    for field in fields(buf) {
-        let field = field?;
-        if wanted.contains(&field.number) {
-            let payload = field
-                .payload
-                .ok_or(WireError("expected a length-delimited message"))?;
-            let count = if rest.is_empty() {
-                1
-            } else {
-                count_items(payload, rest)?
-            };
-            children.push((field, count));
-        } else {
-            header.put_slice(field.raw);
-        }
-    }
-    let mut pieces = Vec::new();
-    let mut current = header.clone();
-    let mut current_items = 0usize;
-    for (field, count) in children {
-        if current_items + count <= max_items {
-            current.put_slice(field.raw);
-            current_items += count;
-            continue;
-        }
-        if current_items > 0 {
-            pieces.push((
-                std::mem::replace(&mut current, header.clone()).freeze(),
-                current_items,
-            ));
-            current_items = 0;
-        }
-        if count <= max_items || rest.is_empty() {
-            current.put_slice(field.raw);
-            current_items = count;
-            continue;
-        }
-        let payload = field.payload.expect("checked above");
-        for (sub, sub_items) in split(payload, rest, max_items)? {
-            let mut piece = header.clone();
-            put_len_field(&mut piece, field.number, &sub);
-            pieces.push((piece.freeze(), sub_items));
-        }
-    }
-    if current_items > 0 || pieces.is_empty() {
-        pieces.push((current.freeze(), current_items));
-    }
-    Ok(pieces)
-}
-
 /// Cuts one encoded message after its first `n` items into a head and a tail, each a complete
 /// message with the non-item fields repeated, and each field leading to items cut at most once, so
 /// neither side repeats a resource or scope more than the original does. Either side may hold no
@@ -279,10 +221,17 @@ mod tests {
     }
 
     #[test]
-    fn split_keeps_every_span_once_and_respects_the_limit() {
+    fn repeated_cuts_keep_every_span_once_and_respect_the_limit() {
         let original = request(2, 3, 7);
         let bytes = original.encode_to_vec();
-        let pieces = split(&bytes, TRACES, 4).unwrap();
+        // Cut repeatedly after 4 items, as the batch processor fills batches to a maximum.
+        let mut pieces = Vec::new();
+        let mut rest: Piece = (bytes.into(), 42);
+        while rest.1 > 0 {
+            let (head, tail) = split_at(&rest.0, TRACES, 4).unwrap();
+            pieces.push(head);
+            rest = tail;
+        }
         let mut names = Vec::new();
         for (piece, items) in &pieces {
             assert!(*items <= 4);

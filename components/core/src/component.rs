@@ -1,12 +1,15 @@
 //! Component ids, kinds, lifecycles and factories: the contract every component crate implements.
 
+use anyhow::Context;
 use async_trait::async_trait;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::auth::{ClientAuthenticator, ServerAuthenticator};
 use crate::config::{ConfigError, Node};
 use crate::consumer::{Consumer, ConsumerRef};
 use crate::signal::Signal;
+use crate::storage::Storage;
 use crate::telemetry::SelfTelemetry;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,6 +143,20 @@ pub struct CreateSettings {
     pub id: ComponentId,
     pub kind: Kind,
     pub telemetry: Arc<SelfTelemetry>,
+    /// The collector: readiness, and the extensions created before this component.
+    pub host: Arc<Host>,
+}
+
+impl CreateSettings {
+    /// Settings with a host of their own (no extensions): for tests and tools.
+    pub fn new(id: ComponentId, kind: Kind, telemetry: Arc<SelfTelemetry>) -> Self {
+        CreateSettings {
+            id,
+            kind,
+            telemetry,
+            host: Arc::new(Host::default()),
+        }
+    }
 }
 
 /// Start and stop. `shutdown` drains what the component holds (a batch, a queue) and returns.
@@ -242,23 +259,74 @@ pub trait ConnectorFactory: Factory {
 
 pub trait ExtensionFactory: Factory {
     fn stability(&self) -> Stability;
-    fn create(
-        &self,
-        set: CreateSettings,
-        node: &Node,
-        host: Arc<Host>,
-    ) -> anyhow::Result<Arc<dyn Lifecycle>>;
+    /// An extension that serves other components (storage, authentication) registers what it
+    /// offers with `set.host.register_extension` here, before any of them is created.
+    fn create(&self, set: CreateSettings, node: &Node) -> anyhow::Result<Arc<dyn Lifecycle>>;
 }
 
-/// What the collector tells extensions about itself.
+/// What an extension offers other components, which find it by the extension's id.
+#[derive(Clone, Default)]
+pub struct ExtensionServices {
+    pub storage: Option<Arc<dyn Storage>>,
+    pub server_auth: Option<Arc<dyn ServerAuthenticator>>,
+    pub client_auth: Option<Arc<dyn ClientAuthenticator>>,
+}
+
+/// What the collector tells components about itself, and the services its extensions offer.
 #[derive(Default)]
 pub struct Host {
+    extensions: std::sync::RwLock<std::collections::BTreeMap<ComponentId, ExtensionServices>>,
     ready: std::sync::atomic::AtomicBool,
     /// When the collector last became ready; reported by the health_check extension (`upSince`).
     ready_since: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl Host {
+    /// Called by an extension's factory for the services it offers.
+    pub fn register_extension(&self, id: &ComponentId, services: ExtensionServices) {
+        self.extensions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id.clone(), services);
+    }
+
+    fn service<T: ?Sized>(
+        &self,
+        name: &str,
+        what: &str,
+        pick: impl Fn(&ExtensionServices) -> Option<Arc<T>>,
+    ) -> anyhow::Result<Arc<T>> {
+        let id = ComponentId::parse(name).map_err(anyhow::Error::msg)?;
+        let extensions = self
+            .extensions
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match extensions.get(&id) {
+            Some(services) => pick(services)
+                .ok_or_else(|| anyhow::anyhow!("extension {name:?} is not a {what} extension")),
+            None => Err(anyhow::anyhow!(
+                "{what} extension {name:?} not found: it must be configured under `extensions` and listed in `service::extensions`"
+            )),
+        }
+    }
+
+    /// The storage extension `name` (e.g. `file_storage/queue`).
+    pub fn storage(&self, name: &str) -> anyhow::Result<Arc<dyn Storage>> {
+        self.service(name, "storage", |s| s.storage.clone())
+    }
+
+    /// The server authenticator `name`, for a receiver's `auth.authenticator`.
+    pub fn server_authenticator(&self, name: &str) -> anyhow::Result<Arc<dyn ServerAuthenticator>> {
+        self.service(name, "server authenticator", |s| s.server_auth.clone())
+            .with_context(|| format!("failed to resolve authenticator {name:?}"))
+    }
+
+    /// The client authenticator `name`, for an exporter's `auth.authenticator`.
+    pub fn client_authenticator(&self, name: &str) -> anyhow::Result<Arc<dyn ClientAuthenticator>> {
+        self.service(name, "client authenticator", |s| s.client_auth.clone())
+            .with_context(|| format!("failed to resolve authenticator {name:?}"))
+    }
+
     pub fn set_ready(&self, ready: bool) {
         let mut since = self
             .ready_since

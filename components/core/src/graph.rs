@@ -29,6 +29,7 @@ pub struct Service {
 }
 
 struct Builder<'a> {
+    host: Arc<Host>,
     config: &'a Config,
     registry: &'a Registry,
     telemetry: Arc<SelfTelemetry>,
@@ -47,6 +48,7 @@ impl Service {
     ) -> anyhow::Result<Service> {
         let host = Arc::new(Host::default());
         let mut b = Builder {
+            host: host.clone(),
             config,
             registry,
             telemetry,
@@ -62,11 +64,7 @@ impl Service {
                 .extension(&ext.id.type_name)
                 .ok_or_else(|| unknown(Kind::Extension, &ext.id))?;
             let component = factory
-                .create(
-                    b.settings(Kind::Extension, &ext.id),
-                    &section.node,
-                    host.clone(),
-                )
+                .create(b.settings(Kind::Extension, &ext.id), &section.node)
                 .with_context(|| format!("failed to create extension {:?}", ext.id.to_string()))?;
             b.order.push(Running {
                 label: format!("extension {}", ext.id),
@@ -135,6 +133,7 @@ impl Builder<'_> {
             id: id.clone(),
             kind,
             telemetry: self.telemetry.clone(),
+            host: self.host.clone(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! ferrotel-core: what every component shares — the data type, consumers, factories, the config
 //! language, the pipeline graph and self-telemetry.
 
+pub mod auth;
 pub mod component;
 pub mod config;
 pub mod consumer;
@@ -9,6 +10,7 @@ pub mod graph;
 pub mod otlp_json;
 pub mod process;
 pub mod signal;
+pub mod storage;
 pub mod telemetry;
 pub mod telemetry_server;
 pub mod testing;

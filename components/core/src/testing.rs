@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use crate::component::{
-    ConnectorFactory, CreateSettings, ExporterFactory, ExtensionFactory, Factory, Host, Lifecycle,
+    ConnectorFactory, CreateSettings, ExporterFactory, ExtensionFactory, Factory, Lifecycle,
     PipeRef, ProcessorFactory, ReceiverFactory, Registry, SignalConsumers, Stability,
     every_signal_at,
 };
@@ -187,12 +187,7 @@ impl ExtensionFactory for NopFactory {
     fn stability(&self) -> Stability {
         Stability::Stable
     }
-    fn create(
-        &self,
-        _: CreateSettings,
-        _: &Node,
-        _: Arc<Host>,
-    ) -> anyhow::Result<Arc<dyn Lifecycle>> {
+    fn create(&self, _: CreateSettings, _: &Node) -> anyhow::Result<Arc<dyn Lifecycle>> {
         Ok(Arc::new(Idle))
     }
 }

@@ -20,11 +20,7 @@ pub const FAST_RETRY: &str = "retry_on_failure:\n  initial_interval: 20ms\n  max
 
 /// Settings for a component `id` (e.g. `"otlp_grpc/test"`) of `kind`.
 pub fn create_settings(id: &str, kind: Kind, telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
-    CreateSettings {
-        id: ComponentId::parse(id).unwrap(),
-        kind,
-        telemetry: telemetry.clone(),
-    }
+    CreateSettings::new(ComponentId::parse(id).unwrap(), kind, telemetry.clone())
 }
 
 /// The exporter `factory` makes from `yaml` under `id`, started, with its own self-telemetry.

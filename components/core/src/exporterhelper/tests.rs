@@ -99,11 +99,11 @@ fn exporter(
     settings: ExporterSettings,
 ) -> (Exporter<Scripted>, Arc<SelfTelemetry>) {
     let telemetry = SelfTelemetry::new(&[]);
-    let set = CreateSettings {
-        id: ComponentId::parse("otlp/test").unwrap(),
-        kind: Kind::Exporter,
-        telemetry: telemetry.clone(),
-    };
+    let set = CreateSettings::new(
+        ComponentId::parse("otlp/test").unwrap(),
+        Kind::Exporter,
+        telemetry.clone(),
+    );
     (Exporter::new(&set, settings, sender).unwrap(), telemetry)
 }
 
@@ -414,11 +414,11 @@ async fn shutdown_past_the_deadline_counts_the_rest_as_failed() {
 fn a_persistent_queue_is_refused_clearly() {
     let mut s = settings();
     s.queue.storage = Some("file_storage".into());
-    let set = CreateSettings {
-        id: ComponentId::parse("otlp").unwrap(),
-        kind: Kind::Exporter,
-        telemetry: SelfTelemetry::new(&[]),
-    };
+    let set = CreateSettings::new(
+        ComponentId::parse("otlp").unwrap(),
+        Kind::Exporter,
+        SelfTelemetry::new(&[]),
+    );
     let err = Exporter::new(&set, s, Scripted::ok()).err().unwrap();
     assert!(
         err.to_string()

@@ -198,11 +198,11 @@ async fn writes_sampled_output_to_a_file_and_counts_what_it_sent() {
         path.display().to_string()
     );
     let telemetry = SelfTelemetry::new(&[]);
-    let set = CreateSettings {
-        id: ComponentId::new("debug", Some("file")),
-        kind: Kind::Exporter,
-        telemetry: telemetry.clone(),
-    };
+    let set = CreateSettings::new(
+        ComponentId::new("debug", Some("file")),
+        Kind::Exporter,
+        telemetry.clone(),
+    );
     let exporter = DebugExporterFactory
         .create(set, &Node::parse(&config, "debug.yaml").unwrap())
         .unwrap();
@@ -257,11 +257,11 @@ async fn writes_through_the_internal_logger_by_default() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let telemetry = SelfTelemetry::new(&[]);
-    let set = CreateSettings {
-        id: ComponentId::new("debug", None),
-        kind: Kind::Exporter,
-        telemetry: telemetry.clone(),
-    };
+    let set = CreateSettings::new(
+        ComponentId::new("debug", None),
+        Kind::Exporter,
+        telemetry.clone(),
+    );
     let exporter = DebugExporterFactory
         .create(
             set,

@@ -1,8 +1,6 @@
 //! The `health_check` factory.
 
-use ferrotel_core::component::{
-    CreateSettings, ExtensionFactory, Factory, Host, Lifecycle, Stability,
-};
+use ferrotel_core::component::{CreateSettings, ExtensionFactory, Factory, Lifecycle, Stability};
 use ferrotel_core::config::{ConfigError, Node, decode_validated};
 use std::sync::Arc;
 
@@ -26,12 +24,7 @@ impl ExtensionFactory for HealthCheckExtensionFactory {
         Stability::Beta
     }
 
-    fn create(
-        &self,
-        set: CreateSettings,
-        node: &Node,
-        host: Arc<Host>,
-    ) -> anyhow::Result<Arc<dyn Lifecycle>> {
+    fn create(&self, set: CreateSettings, node: &Node) -> anyhow::Result<Arc<dyn Lifecycle>> {
         let config = decode_validated::<HealthCheckConfig>(node)?;
         let id = set.id.to_string();
         if config.check_collector_pipeline.is_some() {
@@ -44,6 +37,10 @@ impl ExtensionFactory for HealthCheckExtensionFactory {
         if config.component_health.is_some() {
             tracing::warn!(extension = %id, "component_health is a health check v2 setting and is ignored");
         }
-        Ok(Arc::new(HealthCheckExtension::new(id, config, host)))
+        Ok(Arc::new(HealthCheckExtension::new(
+            id,
+            config,
+            set.host.clone(),
+        )))
     }
 }

@@ -215,26 +215,22 @@ async fn the_factory_builds_from_a_legacy_config() {
         "health_check.yaml",
     )
     .unwrap();
-    let set = CreateSettings {
-        id: ComponentId::new("health_check", None),
-        kind: Kind::Extension,
-        telemetry: SelfTelemetry::new(&[]),
-    };
-    let extension = HealthCheckExtensionFactory
-        .create(set, &node, Arc::new(Host::default()))
-        .unwrap();
+    let set = CreateSettings::new(
+        ComponentId::new("health_check", None),
+        Kind::Extension,
+        SelfTelemetry::new(&[]),
+    );
+    let extension = HealthCheckExtensionFactory.create(set, &node).unwrap();
     extension.start().await.unwrap();
     extension.shutdown().await.unwrap();
 
     let bad = Node::parse("tls:\n  cert_file: /nonexistent/cert.pem\n  key_file: /nonexistent/key.pem\nendpoint: 127.0.0.1:0\n", "h.yaml").unwrap();
-    let set = CreateSettings {
-        id: ComponentId::new("health_check", None),
-        kind: Kind::Extension,
-        telemetry: SelfTelemetry::new(&[]),
-    };
-    let extension = HealthCheckExtensionFactory
-        .create(set, &bad, Arc::new(Host::default()))
-        .unwrap();
+    let set = CreateSettings::new(
+        ComponentId::new("health_check", None),
+        Kind::Extension,
+        SelfTelemetry::new(&[]),
+    );
+    let extension = HealthCheckExtensionFactory.create(set, &bad).unwrap();
     let err = format!("{:#}", extension.start().await.unwrap_err());
     assert!(err.contains("/nonexistent/cert.pem"), "{err}");
 }

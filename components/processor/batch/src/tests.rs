@@ -110,11 +110,11 @@ impl Harness {
     async fn start(config: &str, recorder: Recorder) -> Harness {
         let telemetry = SelfTelemetry::new(&[]);
         let recorder = Arc::new(recorder);
-        let set = CreateSettings {
-            id: ComponentId::new("batch", None),
-            kind: Kind::Processor,
-            telemetry: telemetry.clone(),
-        };
+        let set = CreateSettings::new(
+            ComponentId::new("batch", None),
+            Kind::Processor,
+            telemetry.clone(),
+        );
         let node = Node::parse(config, "batch.yaml").unwrap();
         let batch = BatchProcessorFactory
             .create(set, &node, Signal::Traces, recorder.clone())

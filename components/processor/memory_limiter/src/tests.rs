@@ -32,11 +32,11 @@ impl Consumer for Recorder {
 }
 
 fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
-    CreateSettings {
-        id: ComponentId::new("memory_limiter", None),
-        kind: Kind::Processor,
-        telemetry: telemetry.clone(),
-    }
+    CreateSettings::new(
+        ComponentId::new("memory_limiter", None),
+        Kind::Processor,
+        telemetry.clone(),
+    )
 }
 
 fn metric(telemetry: &SelfTelemetry, series: &str) -> f64 {

@@ -64,11 +64,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("must specify at least one protocol"), "{err}");
-        let set = CreateSettings {
-            id: ComponentId::parse("otlp").unwrap(),
-            kind: Kind::Receiver,
-            telemetry: SelfTelemetry::new(&[]),
-        };
+        let set = CreateSettings::new(
+            ComponentId::parse("otlp").unwrap(),
+            Kind::Receiver,
+            SelfTelemetry::new(&[]),
+        );
         let with_auth = node("protocols:\n  http:\n    auth:\n      authenticator: basicauth\n");
         assert!(factory.validate(&with_auth).is_ok(), "the key is otelcol's");
         let err = factory

@@ -3,10 +3,12 @@
 //! waited `timeout` (by the timer task). Nothing here decodes: joining and splitting work on the
 //! protobuf bytes.
 //!
-//! Sends are serialised by an async lock so batches leave in the order their items arrived, and the
-//! consume that triggers a send awaits it, so a slow exporter slows its senders. A failed send is
-//! reported to the caller only when the failed batch was that caller's data alone (it will retry
-//! all of it); otherwise the items are counted as dropped and logged.
+//! Sends are serialised by an async lock so batches leave in the order their items arrived. Unlike
+//! otelcol's batch processor, a consume returns only once its items have been handed on: an item
+//! acknowledged to a client is in an exporter's queue (persistent, if so configured), so a crash
+//! loses nothing that was acknowledged. A caller waits at most `timeout` for a partial batch; one
+//! whose items failed in any batch gets the error and sends again (a duplicate at worst, never a
+//! silent loss). A slow exporter slows its senders.
 
 use async_trait::async_trait;
 use ferrotel_core::component::Lifecycle;
@@ -16,7 +18,7 @@ use ferrotel_core::telemetry::ProcessorMetrics;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -53,37 +55,49 @@ enum Trigger {
     Shutdown,
 }
 
-/// One consume's data, tagged so a flush can tell whether it holds the caller's data alone.
-struct Part {
-    seq: u64,
-    data: Telemetry,
+/// Whoever is waiting for one part's outcome, and how many of its items are still unsent. Parts
+/// leave in order, so the ledger settles front to back as batches go out.
+struct Waiter {
+    items: usize,
+    /// Items of this part in batches that failed.
+    failed: usize,
+    reply: Option<oneshot::Sender<Result<(), ConsumeError>>>,
+    /// The first failure among the batches that carried this part's items.
+    error: Option<ConsumeError>,
 }
 
 #[derive(Default)]
 struct Pending {
-    parts: VecDeque<Part>,
+    parts: VecDeque<Telemetry>,
+    /// One entry per part, in the same order.
+    waiters: VecDeque<Waiter>,
     items: usize,
     /// When the oldest pending item arrived; the timeout counts from here.
     first_at: Option<Instant>,
-    next_seq: u64,
     /// After shutdown, data is passed straight on instead of being held.
     closed: bool,
 }
 
 impl Pending {
-    fn push(&mut self, data: Telemetry) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
+    fn push(&mut self, data: Telemetry, reply: oneshot::Sender<Result<(), ConsumeError>>) {
         self.items += data.item_count();
         self.first_at.get_or_insert_with(Instant::now);
-        self.parts.push_back(Part { seq, data });
-        seq
+        self.waiters.push_back(Waiter {
+            items: data.item_count(),
+            failed: 0,
+            reply: Some(reply),
+            error: None,
+        });
+        self.parts.push_back(data);
     }
 
-    fn take(&mut self) -> Vec<Part> {
+    fn take(&mut self) -> (VecDeque<Telemetry>, VecDeque<Waiter>) {
         self.items = 0;
         self.first_at = None;
-        self.parts.drain(..).collect()
+        (
+            std::mem::take(&mut self.parts),
+            std::mem::take(&mut self.waiters),
+        )
     }
 }
 
@@ -123,34 +137,37 @@ impl Shared {
         }
     }
 
-    /// Sends what is due. `caller` is the sequence number of the consume that asked, if any.
-    async fn flush(&self, trigger: Trigger, caller: Option<u64>) -> Result<(), ConsumeError> {
+    /// Sends what is due; every caller whose data went out hears how it went.
+    async fn flush(&self, trigger: Trigger) {
         let _sending = self.send_lock.lock().await;
-        let parts = {
+        let (mut parts, mut waiters) = {
             let mut pending = self.pending();
             if !self.due(&pending, trigger) {
-                return Ok(());
+                return;
             }
             pending.take()
         };
-        let alone = caller.is_some() && parts.len() == 1 && Some(parts[0].seq) == caller;
-        let parts = parts.into_iter().map(|p| p.data).collect();
         // A size trigger sends only while a full batch remains; the rest waits for more data.
         let keep_below = (trigger == Trigger::Size && !self.limits.immediate())
             .then_some(self.limits.send_batch_size);
-        let leftover = self
-            .send_parts(parts, alone, trigger != Trigger::Size, keep_below)
-            .await?;
-        if leftover.is_empty() {
-            return Ok(());
+        self.send_parts(
+            &mut parts,
+            &mut waiters,
+            trigger != Trigger::Size,
+            keep_below,
+        )
+        .await;
+        if parts.is_empty() {
+            return;
         }
         let mut pending = self.pending();
         let was_empty = pending.items == 0;
-        for data in leftover.into_iter().rev() {
-            let seq = pending.next_seq;
-            pending.next_seq += 1;
-            pending.items += data.item_count();
-            pending.parts.push_front(Part { seq, data });
+        pending.items += parts.iter().map(Telemetry::item_count).sum::<usize>();
+        for part in parts.into_iter().rev() {
+            pending.parts.push_front(part);
+        }
+        for waiter in waiters.into_iter().rev() {
+            pending.waiters.push_front(waiter);
         }
         // The leftover starts a fresh wait, as otelcol resets its timer after a size send.
         pending.first_at.get_or_insert_with(Instant::now);
@@ -158,64 +175,89 @@ impl Shared {
         if was_empty {
             self.batch_started.notify_one();
         }
-        Ok(())
     }
 
-    /// Sends `parts` in batches of at most `send_batch_max_size`, in order. Returns the parts held
-    /// back by `keep_below`, or the first error when `alone` and nothing was delivered yet (the
-    /// caller retries all of it, so nothing is dropped).
+    /// Sends `parts` in batches of at most `send_batch_max_size`, in order, settling `waiters` as
+    /// their items go out. Stops early, leaving the rest in `parts`, once fewer than `keep_below`
+    /// items remain.
     async fn send_parts(
         &self,
-        mut parts: VecDeque<Telemetry>,
-        alone: bool,
+        parts: &mut VecDeque<Telemetry>,
+        waiters: &mut VecDeque<Waiter>,
         by_timeout: bool,
         keep_below: Option<usize>,
-    ) -> Result<VecDeque<Telemetry>, ConsumeError> {
+    ) {
         let mut remaining: usize = parts.iter().map(Telemetry::item_count).sum();
-        let mut delivered_any = false;
         while remaining > 0 {
             if keep_below.is_some_and(|size| remaining < size) {
-                return Ok(parts);
+                return;
             }
-            let chunk = match next_chunk(self.signal, &mut parts, self.limits.send_batch_max_size) {
-                Ok(chunk) => chunk,
-                Err(Unsplittable { error, items }) => {
-                    remaining -= items;
-                    let error =
-                        ConsumeError::Permanent(format!("batch could not be split: {error}"));
-                    self.fail(error, items, alone && !delivered_any)?;
-                    delivered_any = true;
-                    continue;
-                }
-            };
-            let n = chunk.item_count();
-            remaining -= n;
-            match self.next.consume(chunk).await {
-                Ok(()) => {
-                    self.metrics.outgoing(self.signal, n);
-                    self.metrics.batch_sent(n, by_timeout);
-                }
-                Err(e) => self.fail(e, n, alone && !delivered_any)?,
-            }
-            delivered_any = true;
+            let (items, outcome) =
+                match next_chunk(self.signal, parts, self.limits.send_batch_max_size) {
+                    Ok(chunk) => {
+                        let n = chunk.item_count();
+                        let outcome = self.next.consume(chunk).await;
+                        if outcome.is_ok() {
+                            self.metrics.outgoing(self.signal, n);
+                            self.metrics.batch_sent(n, by_timeout);
+                        }
+                        (n, outcome)
+                    }
+                    Err(Unsplittable { error, items }) => (
+                        items,
+                        Err(ConsumeError::Permanent(format!(
+                            "batch could not be split: {error}"
+                        ))),
+                    ),
+                };
+            remaining -= items;
+            self.settle(waiters, items, outcome);
         }
-        Ok(VecDeque::new())
     }
 
-    /// A failed send: the caller's own error when `alone`, else counted as dropped and logged.
-    fn fail(&self, error: ConsumeError, items: usize, alone: bool) -> Result<(), ConsumeError> {
-        if alone {
-            return Err(error);
+    /// Records that the next `items` items went out with `outcome`, and answers every caller whose
+    /// items have now all gone. A caller whose data failed in any batch gets that error, so it
+    /// sends again: a duplicate at worst, never a loss.
+    fn settle(
+        &self,
+        waiters: &mut VecDeque<Waiter>,
+        mut items: usize,
+        outcome: Result<(), ConsumeError>,
+    ) {
+        while items > 0 {
+            let Some(front) = waiters.front_mut() else {
+                return;
+            };
+            let taken = front.items.min(items);
+            front.items -= taken;
+            items -= taken;
+            if let Err(error) = &outcome {
+                front.failed += taken;
+                front.error.get_or_insert_with(|| error.clone());
+            }
+            if front.items == 0 {
+                let waiter = waiters.pop_front().expect("front exists");
+                self.answer(waiter);
+            }
         }
-        self.metrics.dropped(self.signal, items);
-        tracing::warn!(
-            processor = %self.id,
-            signal = %self.signal,
-            items,
-            error = %error,
-            "Sender failed; the batch was dropped"
-        );
-        Ok(())
+    }
+
+    fn answer(&self, mut waiter: Waiter) {
+        let result = waiter.error.take().map_or(Ok(()), Err);
+        let Some(reply) = waiter.reply.take() else {
+            return;
+        };
+        if let Err(Err(error)) = reply.send(result) {
+            // The caller went away (its client hung up): nobody will send these items again.
+            tracing::warn!(
+                processor = %self.id,
+                signal = %self.signal,
+                items = waiter.failed,
+                error = %error,
+                "Sender failed and the client that sent this data is gone; the items were dropped"
+            );
+            self.metrics.dropped(self.signal, waiter.failed);
+        }
     }
 
     async fn run_timer(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
@@ -230,10 +272,7 @@ impl Shared {
                     changed = stop.changed() => if changed.is_err() { return },
                 },
                 Some(deadline) => tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => {
-                        // Nobody waits on a timed flush: its failures are counted in `fail`.
-                        let _ = self.flush(Trigger::Timeout, None).await;
-                    }
+                    _ = tokio::time::sleep_until(deadline) => self.flush(Trigger::Timeout).await,
                     changed = stop.changed() => if changed.is_err() { return },
                 },
             }
@@ -281,6 +320,8 @@ impl BatchProcessor {
 
 #[async_trait]
 impl Consumer for BatchProcessor {
+    /// Returns once this data has been handed on (or failed): an acknowledged item is already in
+    /// an exporter's queue, never only in this processor's memory.
     async fn consume(&self, data: Telemetry) -> Result<(), ConsumeError> {
         let shared = &self.shared;
         if data.signal() != shared.signal {
@@ -295,33 +336,36 @@ impl Consumer for BatchProcessor {
         if items == 0 {
             return Ok(());
         }
+        let (reply, outcome) = oneshot::channel();
         let queued = {
             let mut pending = shared.pending();
             if pending.closed {
                 Err(data)
             } else {
                 let first = pending.items == 0;
-                let seq = pending.push(data);
-                Ok((seq, first, shared.due(&pending, Trigger::Size)))
+                pending.push(data, reply);
+                Ok((first, shared.due(&pending, Trigger::Size)))
             }
         };
-        let (seq, first, size_reached) = match queued {
+        let (first, size_reached) = match queued {
             Ok(queued) => queued,
             Err(data) => {
-                return shared
-                    .send_parts(VecDeque::from([data]), true, false, None)
-                    .await
-                    .map(drop);
+                return shared.next.consume(data).await.inspect(|()| {
+                    shared.metrics.outgoing(shared.signal, items);
+                });
             }
         };
         if first {
             shared.batch_started.notify_one();
         }
         if size_reached {
-            shared.flush(Trigger::Size, Some(seq)).await
-        } else {
-            Ok(())
+            shared.flush(Trigger::Size).await;
         }
+        outcome.await.unwrap_or_else(|_| {
+            Err(ConsumeError::refused(
+                "the batch processor stopped before sending",
+            ))
+        })
     }
 }
 
@@ -345,8 +389,8 @@ impl Lifecycle for BatchProcessor {
             timer.await?;
         }
         self.shared.pending().closed = true;
-        // Failures are counted as dropped inside; shutdown itself goes on.
-        let _ = self.shared.flush(Trigger::Shutdown, None).await;
+        // Every waiting caller hears the outcome of this last send.
+        self.shared.flush(Trigger::Shutdown).await;
         Ok(())
     }
 }

@@ -139,6 +139,21 @@ impl Harness {
 
 const LABELS: &str = "{processor=\"batch\",pipeline=\"batch\"}";
 
+type Pending = tokio::task::JoinHandle<Result<(), ConsumeError>>;
+
+/// A consume running on its own: it finishes only once its data has been handed on.
+fn spawn_consume(h: &Harness, data: Telemetry) -> Pending {
+    let batch = h.batch.clone();
+    tokio::spawn(async move { batch.consume(data).await })
+}
+
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
 async fn wait_for_batches(recorder: &Recorder, count: usize) {
     for _ in 0..500 {
         if recorder.batches().len() >= count {
@@ -153,20 +168,31 @@ async fn wait_for_batches(recorder: &Recorder, count: usize) {
 async fn a_full_batch_is_sent_by_the_consume_that_fills_it_as_the_bytes_that_came_in() {
     let h = Harness::start("send_batch_size: 10\ntimeout: 1h\n", Recorder::default()).await;
     let inputs: Vec<Bytes> = (0..4).map(|i| encoded(i * 3..i * 3 + 3)).collect();
-    for input in &inputs[..3] {
-        h.batch
-            .consume(Telemetry::from_encoded(Signal::Traces, input.clone()).unwrap())
-            .await
-            .unwrap();
-    }
+    let waiting: Vec<Pending> = inputs[..3]
+        .iter()
+        .map(|input| {
+            spawn_consume(
+                &h,
+                Telemetry::from_encoded(Signal::Traces, input.clone()).unwrap(),
+            )
+        })
+        .collect();
+    settle().await;
     assert!(
         h.recorder.batches().is_empty(),
         "9 items stay below the size of 10"
+    );
+    assert!(
+        waiting.iter().all(|w| !w.is_finished()),
+        "no caller is acknowledged while its data only sits in the batch"
     );
     h.batch
         .consume(Telemetry::from_encoded(Signal::Traces, inputs[3].clone()).unwrap())
         .await
         .unwrap();
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
 
     assert_eq!(h.recorder.sizes(), vec![12]);
     assert_eq!(h.recorder.all_names(), names(0..12));
@@ -195,17 +221,27 @@ async fn batches_over_the_max_size_are_split_and_the_short_rest_waits() {
         Recorder::default(),
     )
     .await;
-    h.batch.consume(traces(0..4)).await.unwrap();
-    h.batch.consume(traces(4..25)).await.unwrap();
+    let first = spawn_consume(&h, traces(0..4));
+    settle().await;
+    let second = spawn_consume(&h, traces(4..25));
+    settle().await;
     assert_eq!(
         h.recorder.sizes(),
         vec![10, 10],
         "5 items are below the size and wait"
     );
-    h.batch.consume(traces(25..27)).await.unwrap();
+    first.await.unwrap().unwrap();
+    assert!(
+        !second.is_finished(),
+        "the caller whose last 5 items wait is not acknowledged yet"
+    );
+    let third = spawn_consume(&h, traces(25..27));
+    settle().await;
     assert_eq!(h.recorder.sizes(), vec![10, 10]);
     h.batch.shutdown().await.unwrap();
     assert_eq!(h.recorder.sizes(), vec![10, 10, 7]);
+    second.await.unwrap().unwrap();
+    third.await.unwrap().unwrap();
     assert_eq!(h.recorder.all_names(), names(0..27));
     assert_eq!(
         h.metric(&format!(
@@ -224,9 +260,9 @@ async fn batches_over_the_max_size_are_split_and_the_short_rest_waits() {
 #[tokio::test(start_paused = true)]
 async fn the_timer_sends_a_batch_once_its_first_item_has_waited_the_timeout() {
     let h = Harness::start("send_batch_size: 100\ntimeout: 1s\n", Recorder::default()).await;
-    h.batch.consume(traces(0..3)).await.unwrap();
+    let first = spawn_consume(&h, traces(0..3));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    h.batch.consume(traces(3..5)).await.unwrap();
+    let second = spawn_consume(&h, traces(3..5));
     tokio::time::sleep(Duration::from_millis(499)).await;
     assert!(
         h.recorder.batches().is_empty(),
@@ -235,6 +271,8 @@ async fn the_timer_sends_a_batch_once_its_first_item_has_waited_the_timeout() {
     wait_for_batches(&h.recorder, 1).await;
     assert_eq!(h.recorder.sizes(), vec![5]);
     assert_eq!(h.recorder.all_names(), names(0..5));
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
     assert_eq!(
         h.metric(&format!(
             "otelcol_processor_batch_timeout_trigger_send_total{LABELS}"
@@ -243,10 +281,11 @@ async fn the_timer_sends_a_batch_once_its_first_item_has_waited_the_timeout() {
     );
 
     // The next batch gets its own full wait, counted from its own first item.
-    h.batch.consume(traces(5..6)).await.unwrap();
+    let third = spawn_consume(&h, traces(5..6));
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(h.recorder.sizes(), vec![5]);
     wait_for_batches(&h.recorder, 2).await;
+    third.await.unwrap().unwrap();
     assert_eq!(h.recorder.all_names(), names(0..6));
     h.batch.shutdown().await.unwrap();
 }
@@ -258,11 +297,17 @@ async fn shutdown_sends_what_is_pending_and_later_data_passes_straight_on() {
         Recorder::default(),
     )
     .await;
-    h.batch.consume(traces(0..3)).await.unwrap();
-    h.batch.consume(traces(3..7)).await.unwrap();
+    let waiting = [
+        spawn_consume(&h, traces(0..3)),
+        spawn_consume(&h, traces(3..7)),
+    ];
+    settle().await;
     assert!(h.recorder.batches().is_empty());
     h.batch.shutdown().await.unwrap();
     assert_eq!(h.recorder.sizes(), vec![7]);
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
     h.batch.consume(traces(7..9)).await.unwrap();
     assert_eq!(h.recorder.sizes(), vec![7, 2]);
     assert_eq!(h.recorder.all_names(), names(0..9));
@@ -284,22 +329,19 @@ async fn a_failed_send_of_the_callers_own_data_is_the_callers_error() {
 }
 
 #[tokio::test]
-async fn a_failed_send_of_shared_data_is_counted_as_dropped() {
+async fn a_failed_send_reaches_every_caller_whose_data_it_carried() {
     let h = Harness::start("send_batch_size: 5\ntimeout: 1h\n", Recorder::default()).await;
-    h.batch.consume(traces(0..3)).await.unwrap();
+    let first = spawn_consume(&h, traces(0..3));
+    settle().await;
     h.recorder.failing.store(true, Ordering::SeqCst);
-    // This caller's data goes out with another caller's: its consume succeeds, the loss is counted.
-    h.batch.consume(traces(3..6)).await.unwrap();
+    // This caller's data goes out with the first caller's: both hear of the failure.
+    let err = h.batch.consume(traces(3..6)).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(first.await.unwrap().unwrap_err().is_retryable());
+    // Both will send again, so nothing was dropped here.
     assert_eq!(
         h.metric("otelcol_processor_dropped_spans_total{processor=\"batch\",pipeline=\"batch\"}"),
-        6.0
-    );
-    // Timed and shutdown sends have no caller: their failures are counted too.
-    h.batch.consume(traces(6..8)).await.unwrap();
-    h.batch.shutdown().await.unwrap();
-    assert_eq!(
-        h.metric("otelcol_processor_dropped_spans_total{processor=\"batch\",pipeline=\"batch\"}"),
-        8.0
+        0.0
     );
     assert!(h.recorder.batches().is_empty());
     assert_eq!(
@@ -311,31 +353,47 @@ async fn a_failed_send_of_shared_data_is_counted_as_dropped() {
 }
 
 #[tokio::test]
-async fn a_partly_delivered_split_counts_only_the_failed_chunk() {
+async fn a_failure_nobody_hears_of_is_counted_as_dropped() {
+    let h = Harness::start("send_batch_size: 5\ntimeout: 1h\n", Recorder::default()).await;
+    let gone = spawn_consume(&h, traces(0..3));
+    settle().await;
+    // The client hung up while its data waited in the batch.
+    gone.abort();
+    let _ = gone.await;
+    h.recorder.failing.store(true, Ordering::SeqCst);
+    assert!(h.batch.consume(traces(3..5)).await.is_err());
+    assert_eq!(
+        h.metric("otelcol_processor_dropped_spans_total{processor=\"batch\",pipeline=\"batch\"}"),
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn a_partly_delivered_split_is_still_the_callers_error() {
     let h = Harness::start(
         "send_batch_size: 4\nsend_batch_max_size: 4\ntimeout: 1h\n",
         Recorder::gated(),
     )
     .await;
-    let batch = h.batch.clone();
-    let send = tokio::spawn(async move { batch.consume(traces(0..8)).await });
+    let send = spawn_consume(&h, traces(0..8));
     h.recorder.gate.as_ref().unwrap().add_permits(1);
     wait_for_batches(&h.recorder, 1).await;
     h.recorder.failing.store(true, Ordering::SeqCst);
     h.recorder.gate.as_ref().unwrap().add_permits(1);
-    // Half was delivered, so retrying all of it would duplicate: the caller is told it went through.
-    send.await.unwrap().unwrap();
+    // Half was delivered; the caller sends all of it again: a duplicate, never a loss.
+    assert!(send.await.unwrap().unwrap_err().is_retryable());
     assert_eq!(h.recorder.all_names(), names(0..4));
     assert_eq!(
         h.metric("otelcol_processor_dropped_spans_total{processor=\"batch\",pipeline=\"batch\"}"),
-        4.0
+        0.0
     );
 }
 
 #[tokio::test]
 async fn a_slow_exporter_holds_back_the_consume_that_triggered_the_send() {
     let h = Harness::start("send_batch_size: 2\ntimeout: 1h\n", Recorder::gated()).await;
-    h.batch.consume(traces(0..1)).await.unwrap();
+    let first = spawn_consume(&h, traces(0..1));
+    settle().await;
     let batch = h.batch.clone();
     let send = tokio::spawn(async move { batch.consume(traces(1..2)).await });
     for _ in 0..20 {
@@ -344,6 +402,7 @@ async fn a_slow_exporter_holds_back_the_consume_that_triggered_the_send() {
     assert!(!send.is_finished(), "the consume waits for the exporter");
     h.recorder.gate.as_ref().unwrap().add_permits(1);
     send.await.unwrap().unwrap();
+    first.await.unwrap().unwrap();
     assert_eq!(h.recorder.all_names(), names(0..2));
 }
 

@@ -1,13 +1,19 @@
 //! The limiter: a checker task samples the process's resident memory every `check_interval`; while
 //! it is at or above the soft limit every consume is refused, retryably, so receivers answer "try
 //! later" and the memory held in flight can drain. Below it, data passes through untouched.
+//!
+//! A flood can bring in more than the spike headroom between two ticks, so the limiter also
+//! samples at once whenever a quarter of the headroom has arrived since the last sample: memory
+//! can never outrun the measurement by more than that, whatever the interval. Above the soft limit
+//! it asks the allocator to hand freed memory back to the system (`malloc_trim`), as otelcol
+//! forces a garbage collection, so memory that was freed does not keep the limiter refusing.
 
 use async_trait::async_trait;
 use ferrotel_core::component::Lifecycle;
 use ferrotel_core::consumer::{ConsumeError, Consumer, ConsumerRef};
 use ferrotel_core::signal::{Signal, Telemetry};
 use ferrotel_core::telemetry::ProcessorMetrics;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -30,16 +36,30 @@ pub(crate) struct Checker {
     thresholds: Thresholds,
     sample: Sampler,
     refusing: AtomicBool,
+    /// Bytes consumed since the last sample, and how many may arrive before the next one is due.
+    since_sample: AtomicU64,
+    sample_every_bytes: u64,
     id: String,
 }
 
 impl Checker {
     pub fn new(thresholds: Thresholds, sample: Sampler, id: String) -> Checker {
+        let headroom = thresholds.hard.saturating_sub(thresholds.soft);
         Checker {
             thresholds,
             sample,
             refusing: AtomicBool::new(false),
+            since_sample: AtomicU64::new(0),
+            sample_every_bytes: (headroom / 4).max(1 << 20),
             id,
+        }
+    }
+
+    /// Counts `bytes` coming in and samples at once when enough has arrived since the last sample.
+    pub fn note_incoming(&self, bytes: u64) {
+        let total = self.since_sample.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total >= self.sample_every_bytes {
+            self.check();
         }
     }
 
@@ -49,11 +69,15 @@ impl Checker {
 
     /// One measurement; logs when the limiter starts or stops refusing.
     pub fn check(&self) {
-        let Some(used) = (self.sample)() else {
+        self.since_sample.store(0, Ordering::Relaxed);
+        let Some(mut used) = (self.sample)() else {
             // Without a reading, keep the last decision rather than guess either way.
             tracing::debug!(processor = %self.id, "memory usage could not be read");
             return;
         };
+        if used >= self.thresholds.soft && release_free_memory() {
+            used = (self.sample)().unwrap_or(used);
+        }
         let above = used >= self.thresholds.soft;
         let was = self.refusing.swap(above, Ordering::Relaxed);
         match (was, above) {
@@ -73,6 +97,20 @@ impl Checker {
                 tracing::debug!(processor = %self.id, cur_mem_mib = mib(used), "Currently used memory.")
             }
         }
+    }
+}
+
+/// Returns memory the allocator holds but no longer uses to the system; true if it could try.
+fn release_free_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only walks glibc's own arenas; it has no preconditions.
+        unsafe { libc::malloc_trim(0) };
+        true
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
     }
 }
 
@@ -128,6 +166,7 @@ impl Consumer for MemoryLimiter {
     async fn consume(&self, data: Telemetry) -> Result<(), ConsumeError> {
         let items = data.item_count();
         self.metrics.incoming(self.signal, items);
+        self.checker.note_incoming(data.encoded_len() as u64);
         if self.checker.refusing() {
             self.metrics.refused(self.signal, items);
             return Err(ConsumeError::Refused {

@@ -1,6 +1,7 @@
 //! How much memory the process may use: fixed MiB, or a percentage of the total memory, which is
-//! the cgroup's limit when there is one (v2 `memory.max`, v1 `memory/memory.limit_in_bytes`) and
-//! the host's `MemTotal` otherwise.
+//! the tightest limit of the process's own cgroup and its ancestors when there is one (v2
+//! `memory.max`, v1 `memory/memory.limit_in_bytes`; the cgroup is read from `/proc/self/cgroup`, so
+//! a systemd `MemoryMax=` counts as well as a container's limit) and the host's `MemTotal` otherwise.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ const V1_UNLIMITED: u64 = 9_223_372_036_854_771_712;
 pub struct MemorySource {
     pub cgroup_root: PathBuf,
     pub meminfo: PathBuf,
+    /// `/proc/self/cgroup`: which cgroup the process is in.
+    pub self_cgroup: PathBuf,
 }
 
 impl MemorySource {
@@ -22,6 +25,7 @@ impl MemorySource {
         MemorySource {
             cgroup_root: "/sys/fs/cgroup".into(),
             meminfo: "/proc/meminfo".into(),
+            self_cgroup: "/proc/self/cgroup".into(),
         }
     }
 
@@ -33,33 +37,71 @@ impl MemorySource {
         }
     }
 
+    /// The tightest limit from the process's cgroup up to the root; `None` when none is set.
     fn cgroup_limit(&self) -> anyhow::Result<Option<u64>> {
-        let v2 = self.cgroup_root.join("memory.max");
-        if let Some(text) = read_if_present(&v2)? {
-            let value = text.trim();
-            if value == "max" {
-                return Ok(None);
-            }
-            let limit = value
-                .parse::<u64>()
-                .with_context(|| format!("{}: not a byte count: {value:?}", v2.display()))?;
-            return Ok(Some(limit));
+        let membership = read_if_present(&self.self_cgroup)?.unwrap_or_default();
+        let mut tightest: Option<u64> = None;
+        for (file, path) in self.candidates(&membership) {
+            let limit = match read_if_present(&file)? {
+                Some(text) => parse_limit(&file, text.trim())?,
+                None => continue,
+            };
+            tightest = match (tightest, limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            tracing::trace!(cgroup = %path, ?limit, "cgroup memory limit");
         }
-        let v1 = self
-            .cgroup_root
-            .join("memory")
-            .join("memory.limit_in_bytes");
-        if let Some(text) = read_if_present(&v1)? {
-            let value = text.trim();
-            let limit = value
-                .parse::<i64>()
-                .with_context(|| format!("{}: not a byte count: {value:?}", v1.display()))?;
-            return Ok(u64::try_from(limit)
-                .ok()
-                .filter(|l| *l > 0 && *l < V1_UNLIMITED));
-        }
-        Ok(None)
+        Ok(tightest)
     }
+
+    /// The limit files to read: each directory from the process's cgroup up to the root, for the
+    /// v2 unified hierarchy and the v1 memory controller alike (only one will exist).
+    fn candidates(&self, membership: &str) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        let mut push_chain = |base: PathBuf, file: &str, cgroup: &str| {
+            let mut path = cgroup.trim_matches('/').to_owned();
+            loop {
+                out.push((base.join(&path).join(file), format!("/{path}")));
+                match path.rfind('/') {
+                    Some(cut) => path.truncate(cut),
+                    None if !path.is_empty() => path.clear(),
+                    None => break,
+                }
+            }
+        };
+        let mut v2 = "/";
+        let mut v1 = "/";
+        for line in membership.lines() {
+            let mut fields = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if controllers.is_empty() {
+                v2 = path;
+            } else if controllers.split(',').any(|c| c == "memory") {
+                v1 = path;
+            }
+        }
+        push_chain(self.cgroup_root.clone(), "memory.max", v2);
+        push_chain(self.cgroup_root.join("memory"), "memory.limit_in_bytes", v1);
+        out
+    }
+}
+
+/// A limit file's value: `max` (v2) or the v1 "unlimited" sentinel mean no limit.
+fn parse_limit(file: &Path, value: &str) -> anyhow::Result<Option<u64>> {
+    if value == "max" {
+        return Ok(None);
+    }
+    let limit = value
+        .parse::<i64>()
+        .with_context(|| format!("{}: not a byte count: {value:?}", file.display()))?;
+    Ok(u64::try_from(limit)
+        .ok()
+        .filter(|l| *l > 0 && *l < V1_UNLIMITED))
 }
 
 fn read_if_present(path: &Path) -> anyhow::Result<Option<String>> {
@@ -147,7 +189,12 @@ mod tests {
             MemorySource {
                 cgroup_root: self.dir.path().join("cgroup"),
                 meminfo: self.dir.path().join("meminfo"),
+                self_cgroup: self.dir.path().join("self_cgroup"),
             }
+        }
+
+        fn member_of(&self, text: &str) {
+            std::fs::write(self.dir.path().join("self_cgroup"), text).unwrap();
         }
     }
 
@@ -196,6 +243,26 @@ mod tests {
 
         let no_cgroup = Fake::new(3 * 1024 * 1024);
         assert_eq!(no_cgroup.source().total_memory().unwrap(), 3072 * MIB);
+    }
+
+    #[test]
+    fn the_process_own_cgroup_and_its_ancestors_are_read_and_the_tightest_wins() {
+        let fake = Fake::new(64 * 1024 * 1024);
+        fake.member_of("0::/system.slice/ferrotel.service\n");
+        fake.write("system.slice/ferrotel.service/memory.max", "268435456\n");
+        fake.write("system.slice/memory.max", "max\n");
+        assert_eq!(fake.source().total_memory().unwrap(), 256 * MIB);
+        fake.write("system.slice/memory.max", "134217728\n");
+        assert_eq!(
+            fake.source().total_memory().unwrap(),
+            128 * MIB,
+            "a tighter parent limits the child"
+        );
+
+        let v1 = Fake::new(64 * 1024 * 1024);
+        v1.member_of("12:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n");
+        v1.write("memory/docker/abc/memory.limit_in_bytes", "536870912\n");
+        assert_eq!(v1.source().total_memory().unwrap(), 512 * MIB);
     }
 
     #[test]

@@ -119,6 +119,7 @@ fn controlled(config: &str) -> Controlled {
     let source = MemorySource {
         cgroup_root: dir.path().into(),
         meminfo: dir.path().join("meminfo"),
+        self_cgroup: dir.path().join("no_self_cgroup"),
     };
     let config: MemoryLimiterConfig =
         ferrotel_core::config::decode_validated(&Node::parse(config, "ml.yaml").unwrap()).unwrap();
@@ -180,6 +181,28 @@ async fn the_checker_follows_usage_across_the_soft_limit_of_a_cgroup_percentage(
 }
 
 #[tokio::test]
+async fn a_flood_is_measured_before_the_next_tick() {
+    // Soft limit 80 MiB; headroom 20 MiB, so a sample is due every 5 MiB that comes in.
+    let c = controlled("check_interval: 1h\nlimit_mib: 100\n");
+    c.usage.store(10 * MIB, Ordering::SeqCst);
+    c.limiter.start().await.unwrap();
+    let big = ferrotel_testkit::batch(Signal::Logs, 40_000).1;
+    let per_sample = (5 * MIB).div_ceil(big.encoded_len() as u64);
+    c.limiter.consume(big.clone()).await.unwrap();
+    c.usage.store(95 * MIB, Ordering::SeqCst);
+    // The hourly tick is far away; the bytes coming in force the sample.
+    let mut refused = false;
+    for _ in 0..per_sample + 1 {
+        if c.limiter.consume(big.clone()).await.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the flood was not measured until the next tick");
+    c.limiter.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn start_measures_at_once() {
     let c = controlled("check_interval: 1h\nlimit_mib: 100\n");
     c.usage.store(90 * MIB, Ordering::SeqCst);
@@ -203,6 +226,7 @@ fn percentage_thresholds_come_from_the_injected_cgroup() {
     let source = MemorySource {
         cgroup_root: dir.path().into(),
         meminfo: dir.path().join("absent"),
+        self_cgroup: dir.path().join("no_self_cgroup"),
     };
     let config = MemoryLimiterConfig {
         check_interval: GoDuration::from_secs(1),
@@ -229,6 +253,7 @@ fn percentage_thresholds_come_from_the_injected_cgroup() {
     let nothing = MemorySource {
         cgroup_root: dir.path().join("none"),
         meminfo: dir.path().join("absent"),
+        self_cgroup: dir.path().join("no_self_cgroup"),
     };
     let err = format!(
         "{:#}",

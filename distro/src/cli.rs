@@ -1,4 +1,5 @@
-//! The command line, as otelcol's: `--config` (repeatable), `--set`, `validate`, `components`.
+//! The command line, as otelcol's: `--config` (repeatable), `--set`, `validate`, `components`,
+//! `print-config`.
 
 use clap::{Args, Parser, Subcommand};
 
@@ -35,4 +36,16 @@ pub enum Command {
     Validate,
     /// List the components this binary ships, with their signals and stability.
     Components,
+    /// Print the merged, resolved config; secrets show as [REDACTED] unless --mode unredacted.
+    #[command(visible_alias = "print-initial-config")]
+    PrintConfig {
+        /// `redacted` hides passwords, tokens, keys and exporter header values.
+        #[arg(long, value_enum, default_value = "redacted")]
+        mode: crate::print_config::Mode,
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: crate::print_config::Format,
+        /// Validate the config first, as `ferrotel validate` does (`--validate=false` skips it).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        validate: bool,
+    },
 }

@@ -16,8 +16,11 @@ pub fn registry() -> Registry {
             Arc::new(ferrotel_exporter_debug::DebugExporterFactory),
         ],
         connectors: vec![],
-        extensions: vec![Arc::new(
-            ferrotel_extension_health_check::HealthCheckExtensionFactory,
-        )],
+        extensions: vec![
+            Arc::new(ferrotel_extension_health_check::HealthCheckExtensionFactory),
+            Arc::new(ferrotel_extension_file_storage::FileStorageExtensionFactory),
+            Arc::new(ferrotel_extension_bearertokenauth::BearerTokenAuthExtensionFactory),
+            Arc::new(ferrotel_extension_basicauth::BasicAuthExtensionFactory),
+        ],
     }
 }

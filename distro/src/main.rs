@@ -3,6 +3,7 @@
 mod cli;
 mod components;
 mod list;
+mod print_config;
 mod run;
 
 use clap::Parser;

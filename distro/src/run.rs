@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Command, ConfigArgs};
 
-const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");
 /// How long receivers, batches and queues get to drain at shutdown before what is left is reported.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(20);
 
@@ -25,6 +25,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Validate) => validate(&cli.config),
+        Some(Command::PrintConfig {
+            mode,
+            format,
+            validate,
+        }) => crate::print_config::print_config(&cli.config, mode, format, validate),
         None => run(&cli.config),
     }
 }
@@ -40,7 +45,7 @@ fn load(args: &ConfigArgs) -> anyhow::Result<LoadedConfig> {
     .map_err(|error| anyhow::anyhow!("invalid configuration: {error}"))
 }
 
-fn validate(args: &ConfigArgs) -> anyhow::Result<()> {
+pub(crate) fn validate(args: &ConfigArgs) -> anyhow::Result<()> {
     let loaded = load(args)?;
     for warning in &loaded.warnings {
         eprintln!("Warning: {warning}");

@@ -188,3 +188,95 @@ fn version_is_printed() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+const SECRET_CONFIG: &str = "extensions:\n  bearertokenauth/in:\n    token: tok-s3cr3t-1\n  bearertokenauth/out:\n    tokens: [tok-s3cr3t-2]\n  basicauth/server:\n    htpasswd:\n      inline: \"alice:plain-s3cr3t-3\"\n  basicauth/client:\n    client_auth:\n      username: alice\n      password: ${env:FERROTEL_TEST_PASSWORD}\n\
+receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:4317\n        auth:\n          authenticator: basicauth/server\n      http:\n        endpoint: 127.0.0.1:4318\n        auth:\n          authenticator: bearertokenauth/in\n\
+exporters:\n  otlp_grpc:\n    endpoint: https://backend.example:4317\n    auth:\n      authenticator: basicauth/client\n    headers:\n      x-api-key: hdr-s3cr3t-5\n  otlp_http:\n    endpoint: https://backend.example:4318\n    auth:\n      authenticator: bearertokenauth/out\n\
+service:\n  extensions: [bearertokenauth/in, bearertokenauth/out, basicauth/server, basicauth/client]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp_grpc, otlp_http]\n";
+
+fn print_config(path: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        .arg("print-config")
+        .args(["--config", &path.display().to_string()])
+        .args(extra)
+        .env("FERROTEL_TEST_PASSWORD", "pw-s3cr3t-4")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("ferrotel runs")
+}
+
+#[test]
+fn print_config_redacts_secrets_unless_asked_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets.yaml");
+    std::fs::write(&path, SECRET_CONFIG).unwrap();
+
+    let redacted = print_config(&path, &[]);
+    assert!(redacted.status.success(), "{}", stderr(&redacted));
+    let text = String::from_utf8(redacted.stdout.clone()).unwrap();
+    assert!(!text.contains("s3cr3t"), "a secret was printed:\n{text}");
+    assert!(
+        !stderr(&redacted).contains("s3cr3t"),
+        "{}",
+        stderr(&redacted)
+    );
+    assert_eq!(text.matches("\"[REDACTED]\"").count(), 5, "{text}");
+    // What is not secret is printed as resolved, ready to be read back.
+    for kept in [
+        "username: alice",
+        "x-api-key:",
+        "authenticator: basicauth/server",
+    ] {
+        assert!(text.contains(kept), "{kept} missing:\n{text}");
+    }
+    let again = dir.path().join("printed.yaml");
+    std::fs::write(&again, &text).unwrap();
+    let reread = ferrotel(&[
+        "print-config",
+        "--validate=false",
+        "--config",
+        again.to_str().unwrap(),
+    ]);
+    assert!(reread.status.success(), "{}", stderr(&reread));
+    assert_eq!(String::from_utf8(reread.stdout).unwrap(), text);
+
+    let unredacted = print_config(&path, &["--mode", "unredacted"]);
+    assert!(unredacted.status.success(), "{}", stderr(&unredacted));
+    let text = String::from_utf8(unredacted.stdout).unwrap();
+    for secret in [
+        "tok-s3cr3t-1",
+        "tok-s3cr3t-2",
+        "plain-s3cr3t-3",
+        "pw-s3cr3t-4",
+        "hdr-s3cr3t-5",
+    ] {
+        assert!(text.contains(secret), "{secret} missing:\n{text}");
+    }
+    assert!(!text.contains("REDACTED"), "{text}");
+
+    let json = print_config(&path, &["--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        value["extensions"]["basicauth/client"]["client_auth"]["password"],
+        "[REDACTED]"
+    );
+}
+
+#[test]
+fn print_config_validates_first_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    // The exporter names an authenticator that is not configured.
+    std::fs::write(
+        &path,
+        SECRET_CONFIG.replace("authenticator: bearertokenauth/out", "authenticator: nope"),
+    )
+    .unwrap();
+    let checked = print_config(&path, &[]);
+    assert!(!checked.status.success());
+    assert!(stderr(&checked).contains("nope"), "{}", stderr(&checked));
+    assert!(checked.stdout.is_empty());
+    let unchecked = print_config(&path, &["--validate=false"]);
+    assert!(unchecked.status.success(), "{}", stderr(&unchecked));
+    assert!(String::from_utf8_lossy(&unchecked.stdout).contains("authenticator: nope"));
+}

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod loadgen;
 pub mod procs;
 pub mod recorder;
+pub mod reliability;
 pub mod sink;
 pub mod transport;
 pub mod workload;

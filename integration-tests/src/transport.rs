@@ -132,10 +132,20 @@ impl Connection {
 
     /// Sends one prepared body (compressed, and framed for gRPC) and classifies the answer.
     pub async fn export(&mut self, signal: Signal, body: Bytes) -> Outcome {
+        self.export_with_hint(signal, body).await.0
+    }
+
+    /// As [`Connection::export`], also returning the server's "retry after" wish on a refusal
+    /// (HTTP `Retry-After`, gRPC `RetryInfo`), which a well-behaved client waits for.
+    pub async fn export_with_hint(
+        &mut self,
+        signal: Signal,
+        body: Bytes,
+    ) -> (Outcome, Option<Duration>) {
         if self.sender.is_none() {
             match Self::connect(self.protocol, &self.authority).await {
                 Ok(sender) => self.sender = Some(sender),
-                Err(e) => return Outcome::Failed(format!("connect: {e}")),
+                Err(e) => return (Outcome::Failed(format!("connect: {e}")), None),
             }
         }
         let encoding = self.compression.header_value();
@@ -159,7 +169,7 @@ impl Connection {
                 };
                 match sent {
                     Ok(response) => grpc_outcome(signal, response).await,
-                    Err(e) => self.broken(e),
+                    Err(e) => (self.broken(e), None),
                 }
             }
             Sender::Http(sender) => {
@@ -176,7 +186,7 @@ impl Connection {
                 };
                 match sent {
                     Ok(response) => http_outcome(signal, response).await,
-                    Err(e) => self.broken(e),
+                    Err(e) => (self.broken(e), None),
                 }
             }
         }
@@ -246,14 +256,27 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn grpc_outcome(signal: Signal, response: http::Response<hyper::body::Incoming>) -> Outcome {
+/// The delay of a `google.rpc.RetryInfo` in a gRPC status's details, if there is one.
+fn grpc_retry_delay(headers: &HeaderMap) -> Option<Duration> {
+    use tonic_types::StatusExt;
+    let status = tonic::Status::from_header_map(headers)?;
+    status.get_details_retry_info()?.retry_delay
+}
+
+async fn grpc_outcome(
+    signal: Signal,
+    response: http::Response<hyper::body::Incoming>,
+) -> (Outcome, Option<Duration>) {
     let (parts, body) = response.into_parts();
     if parts.status != StatusCode::OK {
-        return Outcome::Failed(format!("HTTP {} on a gRPC call", parts.status));
+        return (
+            Outcome::Failed(format!("HTTP {} on a gRPC call", parts.status)),
+            None,
+        );
     }
     let collected = match body.collect().await {
         Ok(collected) => collected,
-        Err(e) => return Outcome::Failed(format!("reading the answer: {e}")),
+        Err(e) => return (Outcome::Failed(format!("reading the answer: {e}")), None),
     };
     let trailers = collected.trailers().cloned().unwrap_or_default();
     let data = collected.to_bytes();
@@ -265,7 +288,10 @@ async fn grpc_outcome(signal: Signal, response: http::Response<hyper::body::Inco
             .map(str::to_string)
     };
     let Some(code) = field("grpc-status").and_then(|code| code.parse::<u32>().ok()) else {
-        return Outcome::Failed("answer without grpc-status".to_string());
+        return (
+            Outcome::Failed("answer without grpc-status".to_string()),
+            None,
+        );
     };
     let message = field("grpc-message")
         .map(|m| percent_decode(&m))
@@ -289,10 +315,23 @@ async fn grpc_outcome(signal: Signal, response: http::Response<hyper::body::Inco
                     .unwrap_or(0),
                 _ => 0,
             };
-            Outcome::Acknowledged { rejected }
+            (Outcome::Acknowledged { rejected }, None)
         }
-        8 | 14 => Outcome::Refused(format!("gRPC {}: {message}", grpc_code_name(code))),
-        _ => Outcome::Failed(format!("gRPC {}: {message}", grpc_code_name(code))),
+        8 | 14 => {
+            let status_headers = if trailers.contains_key("grpc-status") {
+                &trailers
+            } else {
+                &parts.headers
+            };
+            (
+                Outcome::Refused(format!("gRPC {}: {message}", grpc_code_name(code))),
+                grpc_retry_delay(status_headers),
+            )
+        }
+        _ => (
+            Outcome::Failed(format!("gRPC {}: {message}", grpc_code_name(code))),
+            None,
+        ),
     }
 }
 
@@ -312,11 +351,14 @@ fn is_protobuf(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-protobuf"))
 }
 
-async fn http_outcome(signal: Signal, response: http::Response<hyper::body::Incoming>) -> Outcome {
+async fn http_outcome(
+    signal: Signal,
+    response: http::Response<hyper::body::Incoming>,
+) -> (Outcome, Option<Duration>) {
     let (parts, body) = response.into_parts();
     let data = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) => return Outcome::Failed(format!("reading the answer: {e}")),
+        Err(e) => return (Outcome::Failed(format!("reading the answer: {e}")), None),
     };
     let status = parts.status;
     if status == StatusCode::OK {
@@ -325,7 +367,7 @@ async fn http_outcome(signal: Signal, response: http::Response<hyper::body::Inco
         } else {
             0
         };
-        return Outcome::Acknowledged { rejected };
+        return (Outcome::Acknowledged { rejected }, None);
     }
     let detail = match RpcStatus::decode(data.as_ref()) {
         Ok(rpc) if is_protobuf(&parts.headers) => rpc.message,
@@ -334,9 +376,16 @@ async fn http_outcome(signal: Signal, response: http::Response<hyper::body::Inco
             .to_string(),
     };
     let message = format!("HTTP {}: {detail}", status.as_u16());
+    // Retry-After in delta-seconds; the HTTP-date form is not used by OTLP servers.
+    let retry_after = parts
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     match status.as_u16() {
-        429 | 502 | 503 | 504 => Outcome::Refused(message),
-        _ => Outcome::Failed(message),
+        429 | 502 | 503 | 504 => (Outcome::Refused(message), retry_after),
+        _ => (Outcome::Failed(message), None),
     }
 }
 

@@ -31,4 +31,10 @@ pub trait ClientAuthenticator: Send + Sync {
     /// Headers (gRPC metadata) to set on the next request; called once per request, so a token
     /// that is rotated on disk is picked up.
     fn headers(&self) -> Result<HeaderMap, AuthError>;
+
+    /// True when the credentials must not travel in plaintext: a gRPC exporter then refuses to
+    /// start over a connection without TLS (grpc-go's `RequireTransportSecurity`).
+    fn requires_transport_security(&self) -> bool {
+        false
+    }
 }

@@ -16,7 +16,7 @@ mod encode;
 mod schema;
 
 use crate::signal::{DecodeError, Signal, Telemetry};
-use crate::wire::WireError;
+use crate::wire::{Limits, WireError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
@@ -71,11 +71,27 @@ pub fn decode_json(signal: Signal, json: &[u8]) -> Result<Telemetry, JsonError> 
     Ok(Telemetry::from_encoded(signal, protobuf.into())?)
 }
 
+/// [`decode_json`] that also enforces a receiver's `limits` (see `Telemetry::from_encoded_checked`).
+pub fn decode_json_checked(
+    signal: Signal,
+    json: &[u8],
+    limits: &Limits,
+) -> Result<Telemetry, JsonError> {
+    let protobuf = json_to_protobuf(OtlpMessage::Request(signal), json)?;
+    Ok(Telemetry::from_encoded_checked(
+        signal,
+        protobuf.into(),
+        limits,
+    )?)
+}
+
 /// A batch → an OTLP/JSON export request body. Takes the encoded form, so a batch that was
 /// never decoded is written without a decode.
 pub fn encode_json(data: &Telemetry) -> Result<Vec<u8>, JsonError> {
     protobuf_to_json(OtlpMessage::Request(data.signal()), &data.to_encoded())
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

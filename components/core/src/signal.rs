@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 use std::fmt;
 
-use crate::wire::{self, ItemPath, WireError};
+use crate::wire::{self, CheckError, ItemPath, LimitExceeded, Limits, WireError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
@@ -66,6 +66,13 @@ pub enum DecodeError {
     Prost(#[from] prost::DecodeError),
     #[error("expected {expected} data, got {actual}")]
     WrongSignal { expected: Signal, actual: Signal },
+    /// Well framed, but over one of the receiver's limits; `items` is what the request held, for
+    /// self-telemetry.
+    #[error("limit exceeded: {exceeded}")]
+    Limit {
+        exceeded: LimitExceeded,
+        items: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +147,31 @@ impl Telemetry {
     /// Wraps an encoded export request, checking its framing down to the items and counting them.
     pub fn from_encoded(signal: Signal, bytes: Bytes) -> Result<Telemetry, DecodeError> {
         let items = wire::count_items(&bytes, signal.item_path())?;
+        Ok(Telemetry {
+            signal,
+            encoded: Some(bytes),
+            decoded: None,
+            items,
+        })
+    }
+
+    /// [`Telemetry::from_encoded`] that also enforces `limits` on what the request holds (value
+    /// nesting, attributes per element, string length), in the same walk: what a receiver calls on
+    /// data from the outside.
+    pub fn from_encoded_checked(
+        signal: Signal,
+        bytes: Bytes,
+        limits: &Limits,
+    ) -> Result<Telemetry, DecodeError> {
+        let items = match wire::check(&bytes, signal, limits) {
+            Ok(items) => items,
+            Err(CheckError::Wire(e)) => return Err(e.into()),
+            Err(CheckError::Limit(exceeded)) => {
+                // Off the hot path: the framing was sound up to the limit, count what was sent.
+                let items = wire::count_items(&bytes, signal.item_path()).unwrap_or(0);
+                return Err(DecodeError::Limit { exceeded, items });
+            }
+        };
         Ok(Telemetry {
             signal,
             encoded: Some(bytes),

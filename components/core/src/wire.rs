@@ -3,6 +3,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+mod limits;
+
+pub use limits::{CheckError, Limit, LimitExceeded, Limits, MAX_SUPPORTED_VALUE_DEPTH, check};
+
 /// Where the items of one signal sit: at each depth, the field numbers that lead one level down.
 /// The entries at the last depth are the items (spans, data points, log records).
 pub type ItemPath = &'static [&'static [u32]];
@@ -95,10 +99,16 @@ fn next_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Field<'a>, WireError
 pub fn count_items(buf: &[u8], path: ItemPath) -> Result<usize, WireError> {
     let (wanted, rest) = path.split_first().expect("item path is never empty");
     let mut count = 0usize;
+    // Several field numbers at one level are the members of a oneof (a metric's data), of which
+    // prost keeps the last: a request that mixes them would count items no decoder sees.
+    let mut member = None;
     for field in fields(buf) {
         let field = field?;
         if !wanted.contains(&field.number) {
             continue;
+        }
+        if *member.get_or_insert(field.number) != field.number {
+            return Err(WireError("a metric holds more than one kind of data"));
         }
         let payload = field
             .payload

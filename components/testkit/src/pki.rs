@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -26,6 +26,11 @@ impl TestPki {
         let dir = tempfile::tempdir().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct subject names: OpenSSL-based clients (Python's grpc) take a leaf whose
+        // subject equals its issuer for a self-signed certificate.
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "ferrotel test CA");
         let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
         TestPki { dir, ca }
@@ -36,10 +41,11 @@ impl TestPki {
     pub fn issue(&self, file: &str, names: &[&str]) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let sans = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        let cert = CertificateParams::new(sans)
-            .unwrap()
-            .signed_by(&key, &self.ca)
-            .unwrap();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or(file));
+        let cert = params.signed_by(&key, &self.ca).unwrap();
         let leaf = Leaf {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

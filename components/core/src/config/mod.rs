@@ -9,6 +9,7 @@ pub mod duration;
 pub mod load;
 pub mod model;
 pub mod node;
+pub mod opaque;
 pub mod resolve;
 pub mod validate;
 
@@ -17,6 +18,7 @@ pub use duration::GoDuration;
 pub use load::{LoadedConfig, load};
 pub use model::{Config, PipelineConfig, PipelineId, ServiceConfig, TelemetryConfig};
 pub use node::{Mark, Node, NodeKind};
+pub use opaque::Opaque;
 
 use std::fmt;
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::ConfigError;
@@ -160,37 +160,55 @@ impl Node {
     /// Parses the first YAML document of `text`; an empty document is a null node. Marks name `file`.
     pub fn parse(text: &str, file: &str) -> Result<Node, ConfigError> {
         let file: Arc<str> = Arc::from(file);
-        let mut sink = EventSink::default();
+        // Pulled one by one rather than through `Parser::load`, which recurses once per level of
+        // nesting and so overflows the stack on a deep enough document.
+        let mut events = Vec::new();
         let mut parser = Parser::new_from_str(text);
-        parser.load(&mut sink, false).map_err(|e| {
-            let mark = Mark::new(file.clone(), e.marker().line(), e.marker().col() + 1);
-            ConfigError::new(Some(mark), "", format!("cannot parse YAML: {}", e.info()))
-        })?;
+        loop {
+            let (event, marker) = parser.next_token().map_err(|e| {
+                let mark = Mark::new(file.clone(), e.marker().line(), e.marker().col() + 1);
+                ConfigError::new(Some(mark), "", format!("cannot parse YAML: {}", e.info()))
+            })?;
+            let last = matches!(event, Event::DocumentEnd | Event::StreamEnd);
+            events.push((event, marker));
+            if last {
+                break;
+            }
+        }
         Builder {
             file,
-            events: sink.events.into_iter(),
+            events: events.into_iter(),
             anchors: HashMap::new(),
+            depth: 0,
+            aliased_nodes: 0,
         }
         .document()
     }
 }
 
-#[derive(Default)]
-struct EventSink {
-    events: Vec<(Event, Marker)>,
-}
-
-impl MarkedEventReceiver for EventSink {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        self.events.push((ev, mark));
-    }
-}
+/// Deepest nesting of lists and maps: far past any config, and shallow enough that building,
+/// merging and decoding the tree (all recursive) cannot overflow a stack.
+pub const MAX_DEPTH: usize = 128;
+/// Nodes that aliases may copy in all: a few anchors reused many times each fit easily, while
+/// aliases of aliases of aliases (the "billion laughs") are refused before they exhaust memory.
+pub const MAX_ALIASED_NODES: usize = 100_000;
 
 /// The second pass: events to nodes, with anchors, aliases, merge keys and duplicate-key checks.
 struct Builder {
     file: Arc<str>,
     events: std::vec::IntoIter<(Event, Marker)>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with the number of nodes in it.
+    anchors: HashMap<usize, (Node, usize)>,
+    depth: usize,
+    aliased_nodes: usize,
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(count_nodes).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(_, v)| count_nodes(v)).sum(),
+        NodeKind::Null | NodeKind::Scalar { .. } => 0,
+    }
 }
 
 /// A key as parsed, before it is known to be a plain `<<`.
@@ -226,19 +244,35 @@ impl Builder {
         let mark = self.mark(marker);
         let (node, anchor) = match event {
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                let (node, nodes) = self.anchors.get(&id).ok_or_else(|| {
                     ConfigError::new(
                         Some(mark.clone()),
                         "",
                         "alias refers to an anchor that is not defined before it",
                     )
                 })?;
-                return Ok(node);
+                self.aliased_nodes = self.aliased_nodes.saturating_add(*nodes);
+                if self.aliased_nodes > MAX_ALIASED_NODES {
+                    return Err(ConfigError::new(
+                        Some(mark),
+                        "",
+                        format!("aliases expand to more than {MAX_ALIASED_NODES} YAML nodes"),
+                    ));
+                }
+                return Ok(node.clone());
             }
             Event::Scalar(value, style, anchor, tag) => {
                 (scalar(value, style, tag.as_ref(), mark), anchor)
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.depth >= MAX_DEPTH => {
+                return Err(ConfigError::new(
+                    Some(mark),
+                    "",
+                    format!("YAML nested deeper than {MAX_DEPTH} levels"),
+                ));
+            }
             Event::SequenceStart(anchor, _) => {
+                self.depth += 1;
                 let mut items = Vec::new();
                 loop {
                     let (event, marker) = self.next()?;
@@ -247,6 +281,7 @@ impl Builder {
                     }
                     items.push(self.node(event, marker)?);
                 }
+                self.depth -= 1;
                 (
                     Node {
                         kind: NodeKind::Seq(items),
@@ -255,7 +290,12 @@ impl Builder {
                     anchor,
                 )
             }
-            Event::MappingStart(anchor, _) => (self.mapping(mark)?, anchor),
+            Event::MappingStart(anchor, _) => {
+                self.depth += 1;
+                let node = self.mapping(mark)?;
+                self.depth -= 1;
+                (node, anchor)
+            }
             other => {
                 return Err(ConfigError::new(
                     Some(mark),
@@ -265,7 +305,8 @@ impl Builder {
             }
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors
+                .insert(anchor, (node.clone(), count_nodes(&node)));
         }
         Ok(node)
     }
@@ -413,6 +454,43 @@ mod tests {
             panic!("not a list")
         };
         assert_eq!(items[0].get("y").unwrap().as_str(), Some("2"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let at_limit = format!("{}x{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(Node::parse(&at_limit, "ok.yaml").is_ok());
+        // Block sequences are not limited by the scanner's flow level (255), so go far past it.
+        let deep = format!("{}x\n", "- ".repeat(100_000));
+        let err = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || Node::parse(&deep, "deep.yaml").unwrap_err())
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(
+            err.to_string(),
+            format!("deep.yaml:1:257: YAML nested deeper than {MAX_DEPTH} levels")
+        );
+    }
+
+    #[test]
+    fn aliases_cannot_multiply_without_bound() {
+        // Ten anchors, each a list of ten aliases of the one before: 10^10 nodes if expanded.
+        let mut yaml = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            yaml.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+        }
+        let err = Node::parse(&yaml, "laughs.yaml").unwrap_err();
+        assert!(
+            err.message.contains(&format!(
+                "aliases expand to more than {MAX_ALIASED_NODES} YAML nodes"
+            )),
+            "{err}"
+        );
+        // Ordinary reuse is fine.
+        assert!(Node::parse("a: &a {x: 1}\nb: *a\nc: *a\n", "ok.yaml").is_ok());
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct QueueConfig {
     pub block_on_overflow: bool,
     /// `consume` returns only once the batch was sent (or dropped), with its outcome.
     pub wait_for_result: bool,
-    /// A storage extension id for a persistent queue (not available yet: refused at start).
+    /// A storage extension id (`file_storage/x`): the queue is then kept on disk (`persistent`).
     pub storage: Option<String>,
     /// Batching inside the queue (accepted; not acted on yet: use the batch processor).
     pub batch: Option<BatchConfig>,

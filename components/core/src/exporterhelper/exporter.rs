@@ -9,14 +9,16 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::config::{QueueConfig, RetryConfig};
+use super::persistent::{self, PersistentOptions, PersistentQueue};
 use super::queue::{MemoryQueue, OfferError, Queue, QueuedRequest};
 use super::retry::{GaveUp, Phase, with_retry};
 use super::{Delivered, SendError, Sender};
-use crate::component::{CreateSettings, Lifecycle};
+use crate::component::{ComponentId, CreateSettings, Kind, Lifecycle};
 use crate::config::Validate;
 use crate::consumer::{ConsumeError, Consumer};
 use crate::signal::{Signal, Telemetry};
-use crate::telemetry::ExporterMetrics;
+use crate::storage::Storage;
+use crate::telemetry::{ExporterMetrics, SelfTelemetry};
 
 /// What the wrapper needs from the exporter's config.
 #[derive(Debug, Clone)]
@@ -49,11 +51,17 @@ pub struct Exporter<S: Sender> {
 
 struct Inner<S> {
     id: String,
+    component: ComponentId,
     sender: S,
     metrics: ExporterMetrics,
+    telemetry: Arc<SelfTelemetry>,
     settings: ExporterSettings,
-    /// One queue and worker pool per signal, made on first use (otelcol has one per signal too).
+    /// One queue and worker pool per signal (otelcol has one per signal too): in memory, made on
+    /// first use; persistent, opened at start so that what the last run left is sent at once.
     queues: [OnceLock<Arc<dyn Queue>>; 3],
+    /// The storage extension behind a persistent queue (`sending_queue::storage`).
+    storage: Option<Arc<dyn Storage>>,
+    persistent: Mutex<Vec<Arc<PersistentQueue>>>,
     /// Guards `closed` together with the worker list, so no queue is born after shutdown began.
     workers: Mutex<Vec<JoinHandle<()>>>,
     closed: AtomicBool,
@@ -70,10 +78,13 @@ impl<S: Sender> Exporter<S> {
         settings.queue.validate().map_err(anyhow::Error::msg)?;
         settings.retry.validate().map_err(anyhow::Error::msg)?;
         let id = set.id.to_string();
+        let mut storage = None;
         if settings.queue.enabled {
-            if let Some(storage) = &settings.queue.storage {
-                anyhow::bail!(
-                    "sending_queue::storage {storage:?}: persistent queue not available yet; remove `storage` to use the in-memory queue"
+            if let Some(name) = &settings.queue.storage {
+                storage = Some(
+                    set.host
+                        .storage(name)
+                        .map_err(|e| anyhow::anyhow!("sending_queue::storage {name:?}: {e}"))?,
                 );
             }
             if settings.queue.batch.is_some() {
@@ -87,10 +98,14 @@ impl<S: Sender> Exporter<S> {
         Ok(Exporter {
             inner: Arc::new(Inner {
                 id,
+                component: set.id.clone(),
                 sender,
                 metrics: set.telemetry.exporter(&set.id),
+                telemetry: set.telemetry.clone(),
                 settings,
                 queues: Default::default(),
+                storage,
+                persistent: Mutex::new(Vec::new()),
                 workers: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
                 phase,
@@ -111,28 +126,81 @@ impl<S: Sender> Exporter<S> {
 }
 
 impl<S: Sender> Inner<S> {
-    fn queue(self: &Arc<Self>, signal: Signal) -> Arc<dyn Queue> {
-        self.queues[signal as usize]
-            .get_or_init(|| {
-                let (size, capacity) = self.metrics.queue_gauges(signal);
-                let queue_size =
-                    usize::try_from(self.settings.queue.queue_size).unwrap_or(usize::MAX);
-                capacity.set(self.settings.queue.queue_size);
-                let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(queue_size, size));
-                let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-                if self.closed.load(Ordering::SeqCst) {
-                    queue.close();
-                } else {
-                    for _ in 0..self.settings.queue.num_consumers {
-                        workers.push(tokio::spawn(self.clone().work(queue.clone())));
-                    }
-                }
-                queue
-            })
-            .clone()
+    /// The signal's queue; `None` when it is persistent and not opened (before `start`).
+    fn queue(self: &Arc<Self>, signal: Signal) -> Option<Arc<dyn Queue>> {
+        if self.storage.is_some() {
+            return self.queues[signal as usize].get().cloned();
+        }
+        let queue = self.queues[signal as usize].get_or_init(|| {
+            let (size, capacity) = self.metrics.queue_gauges(signal);
+            capacity.set(self.settings.queue.queue_size);
+            let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(self.queue_size(), size));
+            self.spawn_workers(&queue);
+            queue
+        });
+        Some(queue.clone())
+    }
+
+    fn queue_size(&self) -> usize {
+        usize::try_from(self.settings.queue.queue_size).unwrap_or(usize::MAX)
+    }
+
+    fn spawn_workers(self: &Arc<Self>, queue: &Arc<dyn Queue>) {
+        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        if self.closed.load(Ordering::SeqCst) {
+            queue.close();
+        } else {
+            for _ in 0..self.settings.queue.num_consumers {
+                workers.push(tokio::spawn(self.clone().work(queue.clone())));
+            }
+        }
+    }
+
+    /// Opens a persistent queue per signal in the storage extension's directories (waiting for
+    /// their locks) and starts sending what the last run left.
+    async fn open_persistent(self: &Arc<Self>, storage: Arc<dyn Storage>) -> anyhow::Result<()> {
+        for signal in Signal::ALL {
+            let location = {
+                let (storage, component) = (storage.clone(), self.component.clone());
+                tokio::task::spawn_blocking(move || {
+                    storage.location(Kind::Exporter, &component, signal.as_str())
+                })
+                .await??
+            };
+            let (size, capacity) = self.metrics.queue_gauges(signal);
+            capacity.set(self.settings.queue.queue_size);
+            let options = PersistentOptions {
+                size_gauge: size,
+                corrupt_records: persistent::corrupt_records_counter(
+                    &self.telemetry,
+                    &self.id,
+                    signal,
+                ),
+                owner: self.id.clone(),
+                ..PersistentOptions::new(
+                    location,
+                    signal,
+                    self.queue_size(),
+                    self.settings.queue.sizer,
+                )
+            };
+            let queue = Arc::new(PersistentQueue::open(options).await?);
+            self.persistent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(queue.clone());
+            let queue: Arc<dyn Queue> = queue;
+            if self.queues[signal as usize].set(queue.clone()).is_ok() {
+                self.spawn_workers(&queue);
+            }
+        }
+        Ok(())
     }
 
     async fn work(self: Arc<Self>, queue: Arc<dyn Queue>) {
+        if self.storage.is_some() {
+            return self.work_persistent(queue).await;
+        }
         while let Some(request) = queue.take().await {
             let result = if *self.phase.borrow() == Phase::Aborted {
                 Err(self.give_up(
@@ -150,15 +218,42 @@ impl<S: Sender> Inner<S> {
         }
     }
 
-    /// Sends with timeout and retries; counts the outcome. Errors are what a caller waiting for
-    /// the result should see.
-    async fn deliver(&self, data: &Telemetry) -> Result<(), ConsumeError> {
+    /// A persistent queue's worker: a request interrupted by shutdown is neither dropped nor
+    /// counted as failed, and not marked done: it stays on disk and is sent after the next start.
+    /// While draining, a failure stops the worker: the rest waits on disk rather than being tried
+    /// against a destination that is failing.
+    async fn work_persistent(self: Arc<Self>, queue: Arc<dyn Queue>) {
+        while *self.phase.borrow() != Phase::Aborted {
+            let Some(request) = queue.take().await else {
+                break;
+            };
+            let result = match self.send_with_retry(&request.data).await {
+                Err((_, GaveUp::Shutdown)) => break,
+                Ok(delivered) => {
+                    self.count_delivered(&request.data, delivered);
+                    Ok(())
+                }
+                Err((error, why)) => Err(self.give_up(&request.data, error, why)),
+            };
+            queue.done(request.ticket, request.size);
+            if let Some(reply) = request.reply {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    async fn send_with_retry(&self, data: &Telemetry) -> Result<Delivered, (SendError, GaveUp)> {
         let mut phase = self.phase.subscribe();
-        match with_retry(&self.settings.retry, &mut phase, &self.id, || {
+        with_retry(&self.settings.retry, &mut phase, &self.id, || {
             self.attempt(data)
         })
         .await
-        {
+    }
+
+    /// Sends with timeout and retries; counts the outcome. Errors are what a caller waiting for
+    /// the result should see.
+    async fn deliver(&self, data: &Telemetry) -> Result<(), ConsumeError> {
+        match self.send_with_retry(data).await {
             Ok(delivered) => {
                 self.count_delivered(data, delivered);
                 Ok(())
@@ -230,6 +325,10 @@ impl<S: Sender> Inner<S> {
                 )
             }
             OfferError::Closed => ConsumeError::refused("the exporter is shutting down"),
+            OfferError::Storage => {
+                tracing::error!(exporter = %self.id, dropped_items = items, "Dropping data: the persistent sending queue could not store it.");
+                ConsumeError::refused("the persistent sending queue could not store the data")
+            }
         }
     }
 }
@@ -248,7 +347,9 @@ impl<S: Sender> Consumer for Exporter<S> {
         if !queue_config.enabled {
             return inner.deliver(&data).await;
         }
-        let queue = inner.queue(data.signal());
+        let Some(queue) = inner.queue(data.signal()) else {
+            return Err(inner.refuse(&data, OfferError::Closed));
+        };
         let size = queue_config.sizer.size(&data);
         let mut request = QueuedRequest::new(data, size);
         let outcome = queue_config.wait_for_result.then(|| {
@@ -271,7 +372,16 @@ impl<S: Sender> Consumer for Exporter<S> {
 #[async_trait]
 impl<S: Sender> Lifecycle for Exporter<S> {
     async fn start(&self) -> anyhow::Result<()> {
-        self.inner.sender.start().await
+        self.inner.sender.start().await?;
+        if let Some(storage) = &self.inner.storage
+            && let Err(error) = self.inner.open_persistent(storage.clone()).await
+        {
+            // Stop at once what did open: nothing is sent, nothing is lost.
+            self.inner.phase.send_replace(Phase::Aborted);
+            let _ = self.shutdown().await;
+            return Err(error);
+        }
+        Ok(())
     }
 
     async fn shutdown(&self) -> anyhow::Result<()> {
@@ -288,12 +398,19 @@ impl<S: Sender> Lifecycle for Exporter<S> {
             .collect();
         queues.iter().for_each(|q| q.close());
         // From here each queued batch gets one attempt: failures are no longer retried.
-        inner.phase.send_replace(Phase::Draining);
+        inner.phase.send_if_modified(|phase| {
+            let running = *phase == Phase::Running;
+            if running {
+                *phase = Phase::Draining;
+            }
+            running
+        });
         let deadline = inner.settings.drain_timeout;
         let drained = tokio::time::timeout(deadline, futures::future::join_all(workers.iter_mut()))
             .await
             .is_ok();
-        if !drained {
+        let persistent = inner.storage.is_some();
+        if !drained && !persistent {
             let left: usize = queues.iter().map(|q| q.size()).sum();
             tracing::warn!(
                 exporter = %inner.id,
@@ -304,6 +421,20 @@ impl<S: Sender> Lifecycle for Exporter<S> {
         // Workers still running now give up on what they hold and on the rest of the queue.
         inner.phase.send_replace(Phase::Aborted);
         futures::future::join_all(workers.iter_mut().filter(|w| !w.is_finished())).await;
+        let stored =
+            std::mem::take(&mut *inner.persistent.lock().unwrap_or_else(|p| p.into_inner()));
+        for queue in stored {
+            let items = queue.pending_items();
+            queue.shutdown().await;
+            if items > 0 {
+                tracing::info!(
+                    exporter = %inner.id,
+                    queued_items = items,
+                    directory = %queue.directory().display(),
+                    "the persistent sending queue keeps what was not sent for the next start"
+                );
+            }
+        }
         for queue in &queues {
             for request in queue.drain() {
                 let error = inner.give_up(

@@ -5,7 +5,7 @@
 //! [`Exporter`], which is the component the pipeline sees (a `Consumer` + `Lifecycle`):
 //!
 //! ```ignore
-//! refuse_authenticator(config.auth.as_ref())?;
+//! let auth = client_authenticator(&set.host, config.auth.as_ref())?;
 //! let settings =
 //!     ExporterSettings::from_config(config.timeout, &config.sending_queue, &config.retry_on_failure);
 //! let exporter = Exporter::new(&set, settings, MySender::new(&config)?)?;
@@ -17,11 +17,14 @@
 //! the timeout, and retry retryable failures with backoff. `otelcol_exporter_sent_*`,
 //! `otelcol_exporter_send_failed_*` and `otelcol_exporter_enqueue_failed_*` count every item;
 //! `shutdown` stops accepting and stops retrying (as otelcol does), lets the workers give every
-//! queued batch one attempt within a deadline, and counts whatever is left as failed.
+//! queued batch one attempt within a deadline, and counts whatever is left as failed. With
+//! `sending_queue::storage` the queue is [`persistent`]: it opens at `start` (sending what the
+//! last run left), and what is left at shutdown stays on disk for the next start, not counted.
 
 pub mod client;
 pub mod config;
 mod exporter;
+pub mod persistent;
 pub mod queue;
 pub mod response;
 pub mod retry;
@@ -36,7 +39,7 @@ pub use client::{Compression, CompressionParams, Headers};
 pub use config::{BatchConfig, QueueConfig, RetryConfig, Sizer};
 pub use exporter::{Exporter, ExporterSettings};
 pub use setup::{
-    AuthConfig, DEFAULT_WRITE_BUFFER_SIZE, MiddlewareConfig, refuse_authenticator,
+    AuthConfig, DEFAULT_WRITE_BUFFER_SIZE, MiddlewareConfig, client_authenticator,
     warn_inactive_keys,
 };
 

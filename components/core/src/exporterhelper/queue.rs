@@ -52,6 +52,8 @@ pub enum OfferError {
     TooLarge,
     /// The queue is closed for shutdown.
     Closed,
+    /// A persistent queue could not write the request (disk full, I/O error); it logged why.
+    Storage,
 }
 
 #[async_trait]

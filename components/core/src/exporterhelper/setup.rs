@@ -1,10 +1,14 @@
-//! What every network exporter's factory does alike: the client `auth` and `middlewares` keys
-//! (configauth, configmiddleware) it accepts but cannot serve yet, the [`ExporterSettings`] built
-//! from its `timeout`, `sending_queue` and `retry_on_failure`, and the warnings for keys it
-//! accepts without acting on them.
+//! What every network exporter's factory does alike: the client `auth` key (configauth) resolved
+//! to the named authenticator extension, the `middlewares` key (configmiddleware) it accepts, the
+//! [`ExporterSettings`] built from its `timeout`, `sending_queue` and `retry_on_failure`, and the
+//! warnings for keys it accepts without acting on them.
+
+use std::sync::Arc;
 
 use super::ExporterSettings;
 use super::config::{QueueConfig, RetryConfig};
+use crate::auth::ClientAuthenticator;
+use crate::component::Host;
 use crate::config::GoDuration;
 
 /// The `write_buffer_size` otelcol's OTLP exporters default to.
@@ -24,15 +28,16 @@ pub struct MiddlewareConfig {
     pub id: String,
 }
 
-/// Refuses `auth:`: sending without the credentials the user asked for would be worse than not
-/// starting, and ferrotel has no client authenticator extensions yet.
-pub fn refuse_authenticator(auth: Option<&AuthConfig>) -> anyhow::Result<()> {
+/// The client authenticator `auth::authenticator` names, looked up among the extensions the
+/// host has created (otelcol resolves it when the exporter starts; ferrotel when it is created,
+/// which is as early and also covers `ferrotel validate`).
+pub fn client_authenticator(
+    host: &Host,
+    auth: Option<&AuthConfig>,
+) -> anyhow::Result<Option<Arc<dyn ClientAuthenticator>>> {
     match auth {
-        Some(auth) => anyhow::bail!(
-            "auth::authenticator {:?}: client authenticator extensions are not available in ferrotel yet; send credentials with `headers` instead",
-            auth.authenticator
-        ),
-        None => Ok(()),
+        Some(auth) => Ok(Some(host.client_authenticator(&auth.authenticator)?)),
+        None => Ok(None),
     }
 }
 
@@ -68,14 +73,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_authenticator_is_refused_by_name() {
-        assert!(refuse_authenticator(None).is_ok());
+    fn an_authenticator_is_resolved_by_name() {
+        let host = Host::default();
+        assert!(client_authenticator(&host, None).unwrap().is_none());
         let auth = AuthConfig {
             authenticator: "oauth2client".into(),
         };
-        let err = refuse_authenticator(Some(&auth)).unwrap_err().to_string();
-        assert!(err.contains("\"oauth2client\""), "{err}");
-        assert!(err.contains("headers"), "{err}");
+        let err = format!(
+            "{:#}",
+            client_authenticator(&host, Some(&auth)).err().unwrap()
+        );
+        assert!(
+            err.contains("failed to resolve authenticator \"oauth2client\""),
+            "{err}"
+        );
+        assert!(err.contains("not found"), "{err}");
+
+        struct Fixed;
+        impl ClientAuthenticator for Fixed {
+            fn headers(&self) -> Result<http::HeaderMap, crate::auth::AuthError> {
+                Ok(http::HeaderMap::new())
+            }
+        }
+        let id = crate::component::ComponentId::parse("oauth2client").unwrap();
+        host.register_extension(
+            &id,
+            crate::component::ExtensionServices {
+                client_auth: Some(Arc::new(Fixed)),
+                ..Default::default()
+            },
+        );
+        assert!(client_authenticator(&host, Some(&auth)).unwrap().is_some());
     }
 
     #[test]

@@ -411,7 +411,7 @@ async fn shutdown_past_the_deadline_counts_the_rest_as_failed() {
 }
 
 #[test]
-fn a_persistent_queue_is_refused_clearly() {
+fn a_persistent_queue_needs_its_storage_extension() {
     let mut s = settings();
     s.queue.storage = Some("file_storage".into());
     let set = CreateSettings::new(
@@ -422,7 +422,7 @@ fn a_persistent_queue_is_refused_clearly() {
     let err = Exporter::new(&set, s, Scripted::ok()).err().unwrap();
     assert!(
         err.to_string()
-            .contains("persistent queue not available yet"),
+            .contains("storage extension \"file_storage\" not found"),
         "{err}"
     );
 }

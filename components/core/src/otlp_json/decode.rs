@@ -63,13 +63,31 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // The oneof member set so far: a second one is an error, as in protojson (prost would keep
+        // the last silently, and a metric holding two kinds of data is malformed on the wire).
+        let mut member: Option<&'static Field> = None;
         while let Some(field) = map.next_key_seed(KeySeed(self.msg))? {
             match field {
-                Some(field) => map.next_value_seed(ValueSeed {
-                    field,
-                    out: &mut *self.out,
-                    in_array: false,
-                })?,
+                Some(field) => {
+                    let before = self.out.len();
+                    map.next_value_seed(ValueSeed {
+                        field,
+                        out: &mut *self.out,
+                        in_array: false,
+                    })?;
+                    // A member given as null writes nothing and sets nothing.
+                    if field.oneof && self.out.len() > before {
+                        match member {
+                            Some(set) if set.number != field.number => {
+                                return Err(de::Error::custom(format_args!(
+                                    "fields {} and {} are members of one oneof: at most one may be set",
+                                    set.name, field.name
+                                )));
+                            }
+                            _ => member = Some(field),
+                        }
+                    }
+                }
                 // Unknown keys are skipped, whatever they hold (OTLP/JSON requires it).
                 None => {
                     map.next_value::<IgnoredAny>()?;

@@ -85,13 +85,18 @@ fn write_message(
         return Err(WireError("message nesting too deep"));
     }
     let wire = read_fields(bytes)?;
+    let oneof = OneofWinner::find(msg, &wire);
     out.push(b'{');
     let mut first = true;
     for field in msg.fields {
+        if field.oneof && oneof.number != Some(field.number) {
+            continue;
+        }
         let mut occurrences = wire
             .iter()
-            .filter(|(n, _)| *n == field.number)
-            .map(|(_, v)| *v)
+            .enumerate()
+            .filter(|(i, (n, _))| *n == field.number && (!field.oneof || *i >= oneof.from))
+            .map(|(_, (_, v))| *v)
             .peekable();
         if occurrences.peek().is_none() {
             continue;
@@ -117,6 +122,35 @@ fn write_message(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// The oneof member a decoder ends up with: the last one on the wire, made only of the
+/// occurrences after any other member's (prost replaces a member by another, and merges repeats
+/// of the same one).
+struct OneofWinner {
+    number: Option<u32>,
+    /// Occurrences before this index belong to members that were replaced.
+    from: usize,
+}
+
+impl OneofWinner {
+    fn find(msg: &Msg, wire: &[(u32, Wire<'_>)]) -> OneofWinner {
+        let is_member = |number: u32| msg.fields.iter().any(|f| f.oneof && f.number == number);
+        let mut winner = OneofWinner {
+            number: None,
+            from: 0,
+        };
+        for (i, (number, _)) in wire.iter().enumerate() {
+            if !is_member(*number) {
+                continue;
+            }
+            if winner.number.is_some_and(|n| n != *number) {
+                winner.from = i;
+            }
+            winner.number = Some(*number);
+        }
+        winner
+    }
 }
 
 fn write_repeated<'a>(

@@ -43,6 +43,8 @@ pub(super) struct Field {
     pub repeated: bool,
     /// Oneof members and `optional` scalars: written even when they hold the default value.
     pub presence: bool,
+    /// A member of the message's oneof (OTLP messages have at most one): one member is set at most.
+    pub oneof: bool,
 }
 
 #[derive(Debug)]
@@ -97,6 +99,7 @@ const fn field(number: u32, name: &'static str, kind: Kind) -> Field {
         kind,
         repeated: false,
         presence: false,
+        oneof: false,
     }
 }
 
@@ -107,10 +110,11 @@ const fn repeated(number: u32, name: &'static str, kind: Kind) -> Field {
         kind,
         repeated: true,
         presence: false,
+        oneof: false,
     }
 }
 
-/// A oneof member or a proto3 `optional` field.
+/// A proto3 `optional` field.
 const fn present(number: u32, name: &'static str, kind: Kind) -> Field {
     Field {
         number,
@@ -118,6 +122,19 @@ const fn present(number: u32, name: &'static str, kind: Kind) -> Field {
         kind,
         repeated: false,
         presence: true,
+        oneof: false,
+    }
+}
+
+/// A member of the message's oneof.
+const fn member(number: u32, name: &'static str, kind: Kind) -> Field {
+    Field {
+        number,
+        name,
+        kind,
+        repeated: false,
+        presence: true,
+        oneof: true,
     }
 }
 
@@ -126,14 +143,14 @@ use Kind::*;
 // --- common / resource ---
 pub(super) static ANY_VALUE: Msg = Msg {
     fields: &[
-        present(1, "string_value", Str),
-        present(2, "bool_value", Bool),
-        present(3, "int_value", Int64),
-        present(4, "double_value", Double),
-        present(5, "array_value", Message(&ARRAY_VALUE)),
-        present(6, "kvlist_value", Message(&KEY_VALUE_LIST)),
-        present(7, "bytes_value", Bytes),
-        present(8, "string_value_strindex", Int32),
+        member(1, "string_value", Str),
+        member(2, "bool_value", Bool),
+        member(3, "int_value", Int64),
+        member(4, "double_value", Double),
+        member(5, "array_value", Message(&ARRAY_VALUE)),
+        member(6, "kvlist_value", Message(&KEY_VALUE_LIST)),
+        member(7, "bytes_value", Bytes),
+        member(8, "string_value_strindex", Int32),
     ],
 };
 static ARRAY_VALUE: Msg = Msg {
@@ -341,11 +358,11 @@ static METRIC: Msg = Msg {
         field(1, "name", Str),
         field(2, "description", Str),
         field(3, "unit", Str),
-        present(5, "gauge", Message(&GAUGE)),
-        present(7, "sum", Message(&SUM)),
-        present(9, "histogram", Message(&HISTOGRAM)),
-        present(10, "exponential_histogram", Message(&EXP_HISTOGRAM)),
-        present(11, "summary", Message(&SUMMARY)),
+        member(5, "gauge", Message(&GAUGE)),
+        member(7, "sum", Message(&SUM)),
+        member(9, "histogram", Message(&HISTOGRAM)),
+        member(10, "exponential_histogram", Message(&EXP_HISTOGRAM)),
+        member(11, "summary", Message(&SUMMARY)),
         repeated(12, "metadata", Message(&KEY_VALUE)),
     ],
 };
@@ -379,8 +396,8 @@ static NUMBER_POINT: Msg = Msg {
         repeated(7, "attributes", Message(&KEY_VALUE)),
         field(2, "start_time_unix_nano", Fixed64),
         field(3, "time_unix_nano", Fixed64),
-        present(4, "as_double", Double),
-        present(6, "as_int", Sfixed64),
+        member(4, "as_double", Double),
+        member(6, "as_int", Sfixed64),
         repeated(5, "exemplars", Message(&EXEMPLAR)),
         field(8, "flags", Uint32),
     ],
@@ -442,8 +459,8 @@ static EXEMPLAR: Msg = Msg {
     fields: &[
         repeated(7, "filtered_attributes", Message(&KEY_VALUE)),
         field(2, "time_unix_nano", Fixed64),
-        present(3, "as_double", Double),
-        present(6, "as_int", Sfixed64),
+        member(3, "as_double", Double),
+        member(6, "as_int", Sfixed64),
         field(4, "span_id", HexBytes),
         field(5, "trace_id", HexBytes),
     ],

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use ferrotel_core::auth::ClientAuthenticator;
 use ferrotel_core::exporterhelper::{Delivered, SendError, Sender, response};
 use ferrotel_core::{Signal, Telemetry};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -65,8 +66,26 @@ pub struct GrpcSender {
 }
 
 impl GrpcSender {
-    pub fn new(config: &OtlpGrpcConfig) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &OtlpGrpcConfig,
+        auth: Option<Arc<dyn ClientAuthenticator>>,
+    ) -> anyhow::Result<Self> {
         let target = config.target().map_err(anyhow::Error::msg)?;
+        let plaintext = !matches!(target, Target::Tcp { tls: true, .. });
+        if plaintext
+            && auth
+                .as_ref()
+                .is_some_and(|a| a.requires_transport_security())
+        {
+            anyhow::bail!(
+                "auth::authenticator {:?}: its credentials require transport security, but the connection to {:?} is not TLS (set tls, or an https:// endpoint)",
+                config
+                    .auth
+                    .as_ref()
+                    .map_or("", |a| a.authenticator.as_str()),
+                config.endpoint
+            );
+        }
         // tonic connects to the endpoint's address; the origin names scheme and authority in requests.
         let (uri, scheme, connector) = match &target {
             Target::Tcp { authority, tls } => {
@@ -125,6 +144,7 @@ impl GrpcSender {
             channel: OnceLock::new(),
             call: CallSettings {
                 headers: config.headers.to_header_map()?,
+                auth,
                 compression: config.compression,
                 timeout: config.timeout.0,
             },

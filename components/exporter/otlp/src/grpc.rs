@@ -5,10 +5,12 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ferrotel_core::Signal;
+use ferrotel_core::auth::ClientAuthenticator;
 use ferrotel_core::exporterhelper::Compression;
 use http::header::{CONTENT_TYPE, HeaderValue, TE, USER_AGENT};
 use http_body::Frame;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::body::Body;
 use tonic::codec::{CompressionEncoding, DecodeBuf, Decoder, Streaming};
@@ -28,6 +30,8 @@ pub fn export_path(signal: Signal) -> &'static str {
 /// How every call is made: fixed per exporter.
 pub struct CallSettings {
     pub headers: http::HeaderMap,
+    /// Credentials asked for anew on every call (a rotated token is picked up).
+    pub auth: Option<Arc<dyn ClientAuthenticator>>,
     pub compression: Compression,
     /// Sent as `grpc-timeout`, so the server can give up when we do.
     pub timeout: Duration,
@@ -117,6 +121,15 @@ pub async fn export(
             )))
         })?;
     let headers = request.headers_mut();
+    if let Some(auth) = &settings.auth {
+        let credentials = auth.headers().map_err(|e| {
+            CallError::Server(Status::unavailable(format!(
+                "the client authenticator gave no credentials: {e}"
+            )))
+        })?;
+        headers.extend(credentials);
+    }
+    // Configured headers win over the authenticator's, as in otelcol.
     headers.extend(settings.headers.clone());
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(TE, HeaderValue::from_static("trailers"));

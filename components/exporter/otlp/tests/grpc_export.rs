@@ -254,7 +254,7 @@ async fn shutdown_with_a_server_that_never_answers_reports_the_rest_as_failed() 
     let exporter = Exporter::new(
         &common::settings(&telemetry),
         settings,
-        GrpcSender::new(&config).unwrap(),
+        GrpcSender::new(&config, None).unwrap(),
     )
     .unwrap();
     use ferrotel_core::component::Lifecycle;
@@ -324,7 +324,10 @@ async fn the_deprecated_alias_and_auth_are_handled() {
         .create(common::settings(&SelfTelemetry::new(&[])), &node)
         .err()
         .unwrap();
-    assert!(err.to_string().contains("authenticator"), "{err}");
+    assert!(
+        format!("{err:#}").contains("failed to resolve authenticator \"oauth2client\""),
+        "{err:#}"
+    );
 }
 
 #[tokio::test]

@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use ferrotel_core::auth::ClientAuthenticator;
 use ferrotel_core::exporterhelper::{Compression, Delivered, SendError, Sender, response};
 use ferrotel_core::otlp_json::{OtlpMessage, encode_json, json_to_protobuf};
 use ferrotel_core::{Signal, Telemetry};
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use http_body_util::{BodyExt, Full};
 use prost::Message;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::client::HttpClient;
@@ -20,6 +22,8 @@ pub struct HttpSender {
     client: HttpClient,
     urls: [Option<http::Uri>; 3],
     headers: http::HeaderMap,
+    /// Credentials asked for anew on every request (a rotated token is picked up).
+    auth: Option<Arc<dyn ClientAuthenticator>>,
     compression: Compression,
     level: Option<i32>,
     encoding: Encoding,
@@ -36,7 +40,10 @@ struct RpcStatus {
 }
 
 impl HttpSender {
-    pub fn new(config: &OtlpHttpConfig) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &OtlpHttpConfig,
+        auth: Option<Arc<dyn ClientAuthenticator>>,
+    ) -> anyhow::Result<Self> {
         let mut urls: [Option<http::Uri>; 3] = Default::default();
         for signal in Signal::ALL {
             if let Some(url) = config.signal_url(signal) {
@@ -55,6 +62,7 @@ impl HttpSender {
             client: HttpClient::new(config)?,
             urls,
             headers: config.headers.to_header_map()?,
+            auth,
             compression: config.compression,
             level: config.compression_params.level(),
             encoding: config.encoding,
@@ -146,7 +154,13 @@ impl Sender for HttpSender {
         if let Some(encoding) = self.compression.encoding() {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
         }
-        // Configured headers win over the defaults, as in otelcol.
+        if let Some(auth) = &self.auth {
+            let credentials = auth.headers().map_err(|e| {
+                SendError::retryable(format!("the client authenticator gave no credentials: {e}"))
+            })?;
+            headers.extend(credentials);
+        }
+        // Configured headers win over the defaults and the authenticator's, as in otelcol.
         for (name, value) in &self.headers {
             headers.insert(name, value.clone());
         }

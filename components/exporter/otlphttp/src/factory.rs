@@ -5,7 +5,7 @@ use ferrotel_core::component::{
 };
 use ferrotel_core::config::{ConfigError, Node, decode_validated};
 use ferrotel_core::exporterhelper::{
-    Exporter, ExporterSettings, refuse_authenticator, warn_inactive_keys,
+    Exporter, ExporterSettings, client_authenticator, warn_inactive_keys,
 };
 use ferrotel_core::signal::Signal;
 use std::sync::Arc;
@@ -65,14 +65,14 @@ impl ExporterFactory for OtlpHttpExporterFactory {
 
     fn create(&self, set: CreateSettings, node: &Node) -> anyhow::Result<PipeRef> {
         let config = decode_validated::<OtlpHttpConfig>(node)?;
-        refuse_authenticator(config.auth.as_ref())?;
+        let auth = client_authenticator(&set.host, config.auth.as_ref())?;
         warn_unused(&set.id.to_string(), &config);
         let settings = ExporterSettings::from_config(
             config.timeout,
             &config.sending_queue,
             &config.retry_on_failure,
         );
-        let sender = HttpSender::new(&config)?;
+        let sender = HttpSender::new(&config, auth)?;
         Ok(Arc::new(Exporter::new(&set, settings, sender)?))
     }
 }

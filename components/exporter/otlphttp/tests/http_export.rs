@@ -323,7 +323,7 @@ async fn shutdown_with_a_dead_server_reports_the_rest_as_failed() {
     let exporter = Exporter::new(
         &common::settings(&telemetry),
         settings,
-        HttpSender::new(&config).unwrap(),
+        HttpSender::new(&config, None).unwrap(),
     )
     .unwrap();
     exporter.start().await.unwrap();

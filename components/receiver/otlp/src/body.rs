@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 const INLINE_DECOMPRESS_LIMIT: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encoding {
+pub enum Encoding {
     Gzip,
     Zstd,
     /// `deflate` and `zlib` both mean zlib-wrapped deflate, as in otelcol.
@@ -20,7 +20,7 @@ pub(crate) enum Encoding {
 
 impl Encoding {
     /// `Ok(None)` for an identity body; `Err` names an encoding this server does not accept.
-    pub(crate) fn parse(header: &str, enabled: &[String]) -> Result<Option<Encoding>, String> {
+    pub fn parse(header: &str, enabled: &[String]) -> Result<Option<Encoding>, String> {
         let name = header.trim().to_ascii_lowercase();
         if name.is_empty() || name == "identity" {
             return Ok(None);
@@ -44,7 +44,7 @@ impl Encoding {
 }
 
 #[derive(Debug)]
-pub(crate) enum BodyError {
+pub enum BodyError {
     TooLarge {
         limit: usize,
     },
@@ -96,7 +96,13 @@ pub(crate) async fn decompress(
         .map_err(|e| BodyError::Corrupt(format!("decompression task failed: {e}")))?
 }
 
-fn decompress_blocking(encoding: Encoding, data: &[u8], limit: usize) -> Result<Bytes, BodyError> {
+/// Inflates on the calling thread. The output never holds more than `limit` bytes, nor does its
+/// buffer grow past them (a doubling `read_to_end` could reserve twice the limit).
+pub fn decompress_blocking(
+    encoding: Encoding,
+    data: &[u8],
+    limit: usize,
+) -> Result<Bytes, BodyError> {
     let corrupt = |e: std::io::Error| BodyError::Corrupt(e.to_string());
     let reader: Box<dyn Read + '_> = match encoding {
         // Go's gzip reader reads concatenated members; MultiGzDecoder does the same.
@@ -109,16 +115,32 @@ fn decompress_blocking(encoding: Encoding, data: &[u8], limit: usize) -> Result<
             Box::new(decoder)
         }
     };
-    let mut out = Vec::with_capacity((data.len() * 4).min(limit.saturating_add(1)));
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(corrupt)?;
-    if out.len() > limit {
-        return Err(BodyError::TooLarge { limit });
-    }
-    Ok(out.into())
+    read_bounded(reader, (data.len() * 4).min(limit), limit).map(Bytes::from)
 }
+
+fn read_bounded(mut reader: impl Read, initial: usize, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::with_capacity(initial);
+    let mut chunk = vec![0u8; CHUNK.min(limit.saturating_add(1))];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BodyError::Corrupt(e.to_string())),
+        };
+        if n > limit - out.len() {
+            return Err(BodyError::TooLarge { limit });
+        }
+        if out.capacity() - out.len() < n {
+            let wanted = (out.capacity() * 2).max(out.len() + n).min(limit);
+            out.reserve_exact(wanted - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Bytes inflated per read.
+const CHUNK: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -167,5 +189,31 @@ mod tests {
             decompress_blocking(Encoding::Gzip, b"not gzip", 100),
             Err(BodyError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn a_bomb_never_grows_the_buffer_past_the_limit() {
+        let limit = 3 * CHUNK + 17;
+        let zeros = vec![0u8; 64 << 20];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&zeros).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 200 << 10);
+        assert!(matches!(
+            decompress_blocking(Encoding::Gzip, &bomb, limit),
+            Err(BodyError::TooLarge { .. })
+        ));
+        // Exactly at the limit: accepted, in a buffer no larger than the limit.
+        let plain = &zeros[..limit];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(plain).unwrap();
+        let out = read_bounded(
+            flate2::read::MultiGzDecoder::new(gz.finish().unwrap().as_slice()),
+            16,
+            limit,
+        )
+        .unwrap();
+        assert_eq!(out.len(), limit);
+        assert!(out.capacity() <= limit, "capacity {}", out.capacity());
     }
 }

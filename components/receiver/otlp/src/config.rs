@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use ferrotel_core::config::{GoDuration, Validate};
 use ferrotel_core::tls_server::TlsServerSetting;
+use ferrotel_core::wire::{Limits, MAX_SUPPORTED_VALUE_DEPTH};
 use serde::Deserialize;
 
 /// gRPC's default `max_recv_msg_size_mib` when the key is 0 or absent.
@@ -17,6 +18,34 @@ pub const DEFAULT_MAX_REQUEST_BODY_SIZE: usize = 20 * 1024 * 1024;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub protocols: Protocols,
+    /// A ferrotel extension (otelcol has no such key): what one request may hold.
+    pub limits: LimitsConfig,
+}
+
+/// `limits:` — checked on every request, gRPC and HTTP, protobuf and JSON, before anything is
+/// passed on; a request over a limit is refused whole (HTTP 400 / gRPC INVALID_ARGUMENT) and its
+/// items are counted as failed. 0 (or absent) means the default.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Arrays and kvlists nested inside one attribute value or log body (default and most: 30).
+    pub max_value_depth: usize,
+    /// Attributes of one resource, scope, span, span event, span link, log record, metric, data
+    /// point or exemplar, and entries of one kvlist value (default 10,000).
+    pub max_attributes: usize,
+    /// Bytes of one string or bytes field, keys and values alike (default 4 MiB).
+    pub max_value_length: usize,
+}
+
+impl LimitsConfig {
+    pub fn limits(&self) -> Limits {
+        let or = |value: usize, default: usize| if value == 0 { default } else { value };
+        Limits {
+            max_value_depth: or(self.max_value_depth, Limits::DEFAULT.max_value_depth),
+            max_attributes: or(self.max_attributes, Limits::DEFAULT.max_attributes),
+            max_value_length: or(self.max_value_length, Limits::DEFAULT.max_value_length),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -332,6 +361,12 @@ impl Validate for Config {
         if grpc.is_none() && http.is_none() {
             return Err("must specify at least one protocol when using the OTLP receiver".into());
         }
+        if self.limits.max_value_depth > MAX_SUPPORTED_VALUE_DEPTH {
+            return Err(format!(
+                "limits::max_value_depth: must be at most {MAX_SUPPORTED_VALUE_DEPTH}, the deepest nesting ferrotel's components can decode: {}",
+                self.limits.max_value_depth
+            ));
+        }
         if let Some(grpc) = grpc {
             let at = |e: String| format!("protocols::grpc: {e}");
             validate_transport(&grpc.transport).map_err(at)?;
@@ -519,6 +554,33 @@ mod tests {
                 .unwrap_err()
                 .contains("must specify at least one protocol")
         );
+    }
+
+    #[test]
+    fn limits_are_optional_and_zero_means_the_default() {
+        let config = load("protocols:\n  grpc:\n").unwrap();
+        assert_eq!(config.limits.limits(), Limits::DEFAULT);
+        let config = load("protocols:\n  grpc:\nlimits:\n").unwrap();
+        assert_eq!(config.limits.limits(), Limits::DEFAULT);
+        let config = load(
+            "protocols:\n  grpc:\nlimits:\n  max_value_depth: 5\n  max_attributes: 0\n  max_value_length: 1024\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.limits.limits(),
+            Limits {
+                max_value_depth: 5,
+                max_attributes: Limits::DEFAULT.max_attributes,
+                max_value_length: 1024,
+            }
+        );
+        let err = load("protocols:\n  grpc:\nlimits:\n  max_value_depth: 31\n").unwrap_err();
+        assert!(
+            err.contains("limits::max_value_depth: must be at most 30"),
+            "{err}"
+        );
+        let err = load("protocols:\n  grpc:\nlimits:\n  max_attributs: 3\n").unwrap_err();
+        assert!(err.contains("max_attributs"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrotel_core::component::{ComponentId, SignalConsumers};
 use ferrotel_core::consumer::ConsumeError;
-use ferrotel_core::signal::{Signal, Telemetry};
+use ferrotel_core::otlp_json::JsonError;
+use ferrotel_core::signal::{DecodeError, Signal, Telemetry};
 use ferrotel_core::telemetry::ReceiverMetrics;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceResponse,
@@ -71,6 +72,36 @@ impl Exporter {
                 );
                 Err(error)
             }
+        }
+    }
+}
+
+impl Exporter {
+    /// The message for a request that cannot be taken as sent. One over a limit was well framed,
+    /// so its items are known: they are counted as failed, as otelcol counts what it cannot decode.
+    pub(crate) fn refuse_undecodable(&self, signal: Signal, error: &DecodeError) -> String {
+        match error {
+            DecodeError::Limit { items, .. } => {
+                self.metrics.failed(signal, *items);
+                tracing::warn!(
+                    receiver = %self.id,
+                    transport = self.transport,
+                    signal = signal.as_str(),
+                    items = *items,
+                    error = %error,
+                    "OTLP request refused"
+                );
+                format!("{signal} request refused: {error}")
+            }
+            _ => format!("failed to decode the {signal} request: {error}"),
+        }
+    }
+
+    /// [`Exporter::refuse_undecodable`] for an OTLP/JSON body.
+    pub(crate) fn refuse_bad_json(&self, signal: Signal, error: &JsonError) -> String {
+        match error {
+            JsonError::Decode(error) => self.refuse_undecodable(signal, error),
+            _ => format!("failed to decode the {signal} request: {error}"),
         }
     }
 }

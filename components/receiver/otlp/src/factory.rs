@@ -55,7 +55,7 @@ mod tests {
     }
 
     #[test]
-    fn validates_and_refuses_what_it_cannot_enforce() {
+    fn validates_and_resolves_the_authenticator_at_creation() {
         let factory = OtlpReceiverFactory;
         assert_eq!(factory.type_name(), "otlp");
         assert!(factory.validate(&node("protocols:\n  grpc:\n")).is_ok());
@@ -71,11 +71,16 @@ mod tests {
         );
         let with_auth = node("protocols:\n  http:\n    auth:\n      authenticator: basicauth\n");
         assert!(factory.validate(&with_auth).is_ok(), "the key is otelcol's");
+        // No such extension on the host: refused at creation, never served without it.
         let err = factory
             .create(set, &with_auth, SignalConsumers::default())
             .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("auth"), "{err}");
+            .unwrap();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("protocols::http::auth")
+                && err.contains("failed to resolve authenticator \"basicauth\""),
+            "{err}"
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferrotel_core::consumer::ConsumeError;
 use ferrotel_core::signal::{Signal, Telemetry};
+use ferrotel_core::wire::Limits;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use tonic::codec::{CompressionEncoding, Streaming};
@@ -28,6 +29,10 @@ pub(crate) struct GrpcHandler {
     pub exporter: Exporter,
     /// Largest accepted message, counted after decompression.
     pub max_recv_msg_size: usize,
+    /// What one request may hold (`limits:`), checked before it is passed on.
+    pub limits: Limits,
+    /// `auth.authenticator`: checked before the message is read.
+    pub auth: Option<crate::auth::RequestAuth>,
 }
 
 fn signal_of(path: &str) -> Option<Signal> {
@@ -50,6 +55,11 @@ impl Handler for GrpcHandler {
             return Status::unimplemented(format!("unknown method {}", request.uri().path()))
                 .into_http();
         };
+        if let Some(auth) = &self.auth
+            && let Err(error) = auth.check(request.headers(), None)
+        {
+            return Status::unauthenticated(error.to_string()).into_http();
+        }
         let mut grpc = Grpc::new(RawCodec)
             .accept_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Zstd)
@@ -87,8 +97,10 @@ impl ClientStreamingService<Bytes> for ExportCall {
                 Ok(None) => return Err(Status::invalid_argument("missing request message")),
                 Err(status) => return Err(decode_status(status)),
             };
-            let data = Telemetry::from_encoded(signal, message)
-                .map_err(|e| Status::invalid_argument(format!("failed to decode request: {e}")))?;
+            let data =
+                Telemetry::from_encoded_checked(signal, message, &handler.limits).map_err(|e| {
+                    Status::invalid_argument(handler.exporter.refuse_undecodable(signal, &e))
+                })?;
             match handler.exporter.export(data).await {
                 Ok(partial) => Ok(tonic::Response::new(response_protobuf(signal, partial))),
                 Err(error) => Err(consume_status(&error)),

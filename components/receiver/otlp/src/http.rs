@@ -8,6 +8,7 @@ use bytes::Bytes;
 use ferrotel_core::consumer::ConsumeError;
 use ferrotel_core::otlp_json::{self, OtlpMessage};
 use ferrotel_core::signal::{Signal, Telemetry};
+use ferrotel_core::wire::Limits;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -49,11 +50,15 @@ pub(crate) struct HttpHandler {
     /// (path, signal) for the signals that have a pipeline.
     pub routes: Vec<(String, Signal)>,
     pub max_body_size: usize,
+    /// What one request may hold (`limits:`), checked before it is passed on.
+    pub limits: Limits,
     pub encodings: Vec<String>,
     pub cors: Option<Cors>,
     pub response_headers: HeaderMap,
     /// confighttp `read_timeout`: the whole body must arrive within it (0: no limit).
     pub read_timeout: Option<Duration>,
+    /// `auth.authenticator`: checked before anything else about the request.
+    pub auth: Option<crate::auth::RequestAuth>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -93,6 +98,20 @@ impl HttpHandler {
 
     async fn route(&self, request: Request<Incoming>) -> Reply {
         let (parts, body) = request.into_parts();
+        if let Some(auth) = &self.auth
+            && let Err(error) = auth.check(&parts.headers, parts.uri.query())
+        {
+            // 401 in the request's encoding, as otlpreceiver's error handler answers confighttp.
+            let format = Format::from_content_type(&parts.headers).unwrap_or(Format::Json);
+            let message = error.to_string();
+            return status_reply(
+                format,
+                StatusCode::UNAUTHORIZED,
+                Code::Unauthenticated,
+                &message,
+                None,
+            );
+        }
         // As in confighttp, an unknown Content-Encoding is refused before the path is looked at.
         let encoding_header = parts
             .headers
@@ -163,13 +182,14 @@ impl HttpHandler {
             None => bytes,
         };
         let decoded = match format {
-            Format::Protobuf => Telemetry::from_encoded(signal, bytes).map_err(|e| e.to_string()),
-            Format::Json => otlp_json::decode_json(signal, &bytes).map_err(|e| e.to_string()),
+            Format::Protobuf => Telemetry::from_encoded_checked(signal, bytes, &self.limits)
+                .map_err(|e| self.exporter.refuse_undecodable(signal, &e)),
+            Format::Json => otlp_json::decode_json_checked(signal, &bytes, &self.limits)
+                .map_err(|e| self.exporter.refuse_bad_json(signal, &e)),
         };
         let data = match decoded {
             Ok(data) => data,
-            Err(e) => {
-                let message = format!("failed to decode the {signal} request: {e}");
+            Err(message) => {
                 return status_reply(
                     format,
                     StatusCode::BAD_REQUEST,

@@ -6,12 +6,15 @@
 //! from the pipeline become the protocol's "retry later" (gRPC UNAVAILABLE with RetryInfo, HTTP 503
 //! with Retry-After), never a silent drop.
 
+mod auth;
 mod body;
 mod codec;
 pub mod config;
 mod cors;
 mod export;
 mod factory;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grpc;
 mod http;
 mod listener;

@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::RequestAuth;
 use crate::config::{Config, GrpcConfig, HttpConfig, KNOWN_ENCODINGS};
 use crate::cors::Cors;
 use crate::export::Exporter;
@@ -24,6 +25,8 @@ pub struct OtlpReceiver {
     config: Config,
     set: CreateSettings,
     next: SignalConsumers,
+    grpc_auth: Option<RequestAuth>,
+    http_auth: Option<RequestAuth>,
     running: Mutex<Running>,
 }
 
@@ -34,18 +37,21 @@ struct Running {
 }
 
 impl OtlpReceiver {
-    /// Checks what can only be checked against this build (extensions it lacks) and warns about
-    /// settings that are accepted but have no effect yet.
+    /// Resolves the authenticator extensions named, checks what can only be checked against this
+    /// build (extensions it lacks) and warns about settings that are accepted but have no effect yet.
     pub fn new(
         config: Config,
         set: CreateSettings,
         next: SignalConsumers,
     ) -> anyhow::Result<OtlpReceiver> {
         let id = &set.id;
+        let mut grpc_auth = None;
+        let mut http_auth = None;
         if let Some(grpc) = &config.protocols.grpc {
-            if grpc.auth.is_some() {
-                bail!(
-                    "receivers::{id}::protocols::grpc::auth: authenticator extensions are not supported yet; refusing to serve without the configured authentication"
+            if let Some(auth) = &grpc.auth {
+                grpc_auth = Some(
+                    RequestAuth::resolve(&set.host, &auth.authenticator, &[], id, "grpc")
+                        .with_context(|| format!("receivers::{id}::protocols::grpc::auth"))?,
                 );
             }
             if !grpc.middlewares.is_empty() {
@@ -56,9 +62,11 @@ impl OtlpReceiver {
             warn_grpc_no_ops(id, grpc);
         }
         if let Some(http) = &config.protocols.http {
-            if http.auth.is_some() {
-                bail!(
-                    "receivers::{id}::protocols::http::auth: authenticator extensions are not supported yet; refusing to serve without the configured authentication"
+            if let Some(auth) = &http.auth {
+                let params = &auth.request_params;
+                http_auth = Some(
+                    RequestAuth::resolve(&set.host, &auth.authenticator, params, id, "http")
+                        .with_context(|| format!("receivers::{id}::protocols::http::auth"))?,
                 );
             }
             if !http.middlewares.is_empty() {
@@ -72,6 +80,8 @@ impl OtlpReceiver {
             config,
             set,
             next,
+            grpc_auth,
+            http_auth,
             running: Mutex::new(Running::default()),
         })
     }
@@ -149,6 +159,8 @@ impl OtlpReceiver {
         let handler = Arc::new(GrpcHandler {
             exporter: self.exporter("grpc"),
             max_recv_msg_size: grpc.max_recv_msg_size(),
+            limits: self.config.limits.limits(),
+            auth: self.grpc_auth.clone(),
         });
         tracing::info!(receiver = %self.set.id, endpoint = %listener.local, tls = tls.is_some(), "Starting GRPC server");
         let (local, addr) = (listener.local.clone(), listener.local_addr);
@@ -210,10 +222,12 @@ impl OtlpReceiver {
             exporter: self.exporter("http"),
             routes,
             max_body_size: http.max_request_body_size(),
+            limits: self.config.limits.limits(),
             encodings: enabled_encodings(http),
             cors: http.cors.as_ref().and_then(Cors::new),
             response_headers,
             read_timeout: (!http.read_timeout.is_zero()).then_some(http.read_timeout.0),
+            auth: self.http_auth.clone(),
         });
         tracing::info!(receiver = %self.set.id, endpoint = %listener.local, tls = tls.is_some(), "Starting HTTP server");
         let (local, addr) = (listener.local.clone(), listener.local_addr);

@@ -180,8 +180,9 @@ async fn malformed_and_oversized_messages_are_refused_and_serving_goes_on() {
 
 #[tokio::test]
 async fn larger_limit_is_configurable() {
+    // The test's one huge string is also over the default `limits.max_value_length` (4 MiB).
     let h = start_with(
-        "protocols:\n  grpc:\n    endpoint: 127.0.0.1:0\n    max_recv_msg_size_mib: 8\n",
+        "protocols:\n  grpc:\n    endpoint: 127.0.0.1:0\n    max_recv_msg_size_mib: 8\nlimits:\n  max_value_length: 16777216\n",
         &Signal::ALL,
     )
     .await;

@@ -7,8 +7,11 @@ CARGO ?= cargo
 ARGS ?=
 # Extra arguments for `make bench`, e.g. make bench BENCH_ARGS="--duration 10 --warmup 3"
 BENCH_ARGS ?=
+# Seconds each fuzz target runs: short in `make test`, as long as you like with `make fuzz`.
+TEST_FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 600
 
-.PHONY: all build run run-release setup test fmt fmt-check clippy bench
+.PHONY: all build run run-release setup test fmt fmt-check clippy bench fuzz reliability
 
 all: build
 
@@ -30,12 +33,23 @@ setup:
 	./scripts/setup.sh
 
 # What CI runs (.ci/run): formatting, lints, a build of every binary (the process tests start
-# target/debug/ferrotel), then every test in the workspace.
+# target/debug/ferrotel), every test in the workspace (the reliability suite in its short form
+# among them), then every fuzz target for a bounded time from its committed corpus.
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
+	FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# Coverage-guided fuzzing (libFuzzer on stable rustc), FUZZ_SECONDS per target.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# The reliability suite at full length (60 s outage etc.) with release builds; prints the table.
+reliability:
+	$(CARGO) build --release -p ferrotel -p ferrotel-integration-tests --bin ferrotel --bin ferrotel-reliability
+	./target/release/ferrotel-reliability --full --ferrotel target/release/ferrotel
 
 fmt:
 	$(CARGO) fmt --all

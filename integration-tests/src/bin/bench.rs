@@ -35,8 +35,10 @@ struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = 10)]
     attributes: usize,
-    /// Requests in flight; enough that the collector, not the round trip, sets the pace.
-    #[arg(long, default_value_t = 32)]
+    /// Requests in flight, as from a gateway's many agents. ferrotel's batch processor answers a
+    /// request once its spans have left in a batch, so in-flight spans must fill a batch (8192)
+    /// for the collector, not the batch timeout, to set the pace.
+    #[arg(long, default_value_t = 512)]
     concurrency: usize,
     /// Compression from the load generator to the collector (the collector always exports with gzip).
     #[arg(long, default_value = "gzip")]

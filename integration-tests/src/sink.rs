@@ -373,7 +373,12 @@ async fn grpc_export(
     if let Err(message) = count(counts, signal, payload, wire_bytes) {
         return fail(GRPC_INVALID_ARGUMENT, message);
     }
-    // An empty Export*ServiceResponse encodes to zero bytes: one empty frame, then the OK status.
+    grpc_ok()
+}
+
+/// A successful gRPC export answer: an empty Export*ServiceResponse encodes to zero bytes, so one
+/// empty frame, then the OK status.
+pub(crate) fn grpc_ok() -> Response<Body> {
     let mut trailers = HeaderMap::new();
     trailers.insert("grpc-status", HeaderValue::from_static("0"));
     let frames: Vec<Result<Frame<Bytes>, Infallible>> = vec![

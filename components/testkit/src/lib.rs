@@ -8,7 +8,9 @@ pub mod pki;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotel_core::component::{ComponentId, CreateSettings, ExporterFactory, Kind, PipeRef};
+use ferrotel_core::component::{
+    ComponentId, CreateSettings, ExporterFactory, ExtensionFactory, Kind, PipeRef,
+};
 use ferrotel_core::config::Node;
 use ferrotel_core::telemetry::SelfTelemetry;
 
@@ -21,6 +23,29 @@ pub const FAST_RETRY: &str = "retry_on_failure:\n  initial_interval: 20ms\n  max
 /// Settings for a component `id` (e.g. `"otlp_grpc/test"`) of `kind`.
 pub fn create_settings(id: &str, kind: Kind, telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
     CreateSettings::new(ComponentId::parse(id).unwrap(), kind, telemetry.clone())
+}
+
+/// The exporter `factory` makes from `yaml` under `id` (not started), on a host where the
+/// extension `ext_id` was first made by `extension` from `ext_yaml`, as the collector creates
+/// extensions before the components that use them.
+pub fn create_exporter_with_extension(
+    extension: &dyn ExtensionFactory,
+    ext_id: &str,
+    ext_yaml: &str,
+    factory: &dyn ExporterFactory,
+    id: &str,
+    yaml: &str,
+) -> anyhow::Result<(PipeRef, Arc<SelfTelemetry>)> {
+    let telemetry = SelfTelemetry::new(&[]);
+    let set = create_settings(id, Kind::Exporter, &telemetry);
+    let ext_set = CreateSettings {
+        id: ComponentId::parse(ext_id).map_err(anyhow::Error::msg)?,
+        kind: Kind::Extension,
+        ..set.clone()
+    };
+    extension.create(ext_set, &Node::parse(ext_yaml, "extension.yaml")?)?;
+    let exporter = factory.create(set, &Node::parse(yaml, "exporter.yaml")?)?;
+    Ok((exporter, telemetry))
 }
 
 /// The exporter `factory` makes from `yaml` under `id`, started, with its own self-telemetry.

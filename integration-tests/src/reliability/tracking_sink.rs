@@ -11,8 +11,8 @@ use crate::reliability::ids::{self, IdSet};
 use bytes::Bytes;
 use ferrotel_core::Signal;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
-use hyper::body::{Frame, Incoming};
+use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -239,21 +239,6 @@ fn grpc_status(code: u16, message: &str) -> Response<Body> {
     response
 }
 
-fn grpc_ok() -> Response<Body> {
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
-    let frames: Vec<Result<Frame<Bytes>, Infallible>> = vec![
-        Ok(Frame::data(codec::grpc_frame(&[], false))),
-        Ok(Frame::trailers(trailers)),
-    ];
-    let mut response = Response::new(StreamBody::new(futures::stream::iter(frames)).boxed());
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    response
-}
-
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -314,7 +299,7 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Response<Body> {
     pace(shared, items.len()).await;
     record(shared, signal, &items);
     if grpc {
-        grpc_ok()
+        crate::sink::grpc_ok()
     } else {
         respond(StatusCode::OK, "application/x-protobuf", Bytes::new())
     }

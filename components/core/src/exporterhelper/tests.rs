@@ -117,7 +117,8 @@ fn metric(telemetry: &SelfTelemetry, name: &str) -> f64 {
         .map_or(0.0, |v| v.parse().unwrap())
 }
 
-async fn eventually(mut check: impl FnMut() -> bool) {
+/// Waits up to 5 s for `check` to hold (shared with the persistent queue's tests).
+pub(crate) async fn eventually(mut check: impl FnMut() -> bool) {
     for _ in 0..500 {
         if check() {
             return;

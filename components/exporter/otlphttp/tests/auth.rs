@@ -5,38 +5,33 @@ mod common;
 
 use common::*;
 use ferrotel_core::Signal;
-use ferrotel_core::component::{
-    ComponentId, CreateSettings, ExporterFactory, ExtensionFactory, Kind, PipeRef,
-};
-use ferrotel_core::config::Node;
+use ferrotel_core::component::{ExtensionFactory, PipeRef};
 use ferrotel_core::telemetry::SelfTelemetry;
 use ferrotel_exporter_otlphttp::OtlpHttpExporterFactory;
 use ferrotel_extension_basicauth::BasicAuthExtensionFactory;
 use ferrotel_extension_bearertokenauth::BearerTokenAuthExtensionFactory;
-use ferrotel_testkit::TestPki;
+use ferrotel_testkit::{TestPki, create_exporter_with_extension};
 use std::sync::Arc;
 
+/// The exporter `yaml` describes, with the auth extension `ext_id` made from `ext_yaml` first.
 fn create(
     ext_id: &str,
     ext_yaml: &str,
     yaml: &str,
 ) -> anyhow::Result<(PipeRef, Arc<SelfTelemetry>)> {
-    let telemetry = SelfTelemetry::new(&[]);
-    let set = settings(&telemetry);
-    let id = ComponentId::parse(ext_id).unwrap();
-    let factory: &dyn ExtensionFactory = if id.type_name == "basicauth" {
+    let extension: &dyn ExtensionFactory = if ext_id.starts_with("basicauth") {
         &BasicAuthExtensionFactory
     } else {
         &BearerTokenAuthExtensionFactory
     };
-    let ext_set = CreateSettings {
-        id,
-        kind: Kind::Extension,
-        ..set.clone()
-    };
-    factory.create(ext_set, &Node::parse(ext_yaml, "ext.yaml").unwrap())?;
-    let exporter = OtlpHttpExporterFactory.create(set, &Node::parse(yaml, "t.yaml").unwrap())?;
-    Ok((exporter, telemetry))
+    create_exporter_with_extension(
+        extension,
+        ext_id,
+        ext_yaml,
+        &OtlpHttpExporterFactory,
+        ID,
+        yaml,
+    )
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 use super::recovery::{self, ACKS_FILE};
 use super::*;
+use crate::exporterhelper::tests::eventually;
 use crate::signal::Signal;
 use crate::storage::StorageLocation;
 use crate::telemetry::SelfTelemetry;
@@ -79,16 +80,6 @@ fn segment_files(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-async fn eventually(mut check: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 5s");
 }
 
 #[tokio::test]

@@ -190,7 +190,7 @@ impl LogsService for Backend {
 
 pub use ferrotel_testkit::{FAST_RETRY, batch, dead_port, eventually};
 
-const ID: &str = "otlp_grpc/test";
+pub const ID: &str = "otlp_grpc/test";
 
 pub fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
     create_settings(ID, Kind::Exporter, telemetry)

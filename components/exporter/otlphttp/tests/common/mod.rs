@@ -198,7 +198,7 @@ pub async fn connect_proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 
 pub use ferrotel_testkit::{FAST_RETRY, batch, dead_port, eventually};
 
-const ID: &str = "otlp_http/test";
+pub const ID: &str = "otlp_http/test";
 
 pub fn settings(telemetry: &Arc<SelfTelemetry>) -> CreateSettings {
     create_settings(ID, Kind::Exporter, telemetry)

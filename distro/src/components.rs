@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 pub fn registry() -> Registry {
     Registry {
-        receivers: vec![Arc::new(ferrotel_receiver_otlp::OtlpReceiverFactory)],
+        receivers: vec![
+            Arc::new(ferrotel_receiver_otlp::OtlpReceiverFactory),
+            Arc::new(ferrotel_receiver_ebpf::EbpfReceiverFactory),
+        ],
         processors: vec![
             Arc::new(ferrotel_processor_batch::BatchProcessorFactory),
             Arc::new(ferrotel_processor_memory_limiter::MemoryLimiterProcessorFactory),

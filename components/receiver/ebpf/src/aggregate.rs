@@ -1,0 +1,513 @@
+//! From kernel records to telemetry: metric series (cumulative), one span per L7 exchange, one
+//! log record per process start, exit and OOM kill. Attribution (process, container) and the
+//! include/exclude filters are applied here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span, status};
+
+use crate::config::{Config, Filter};
+use crate::events::{self, Event, ExecEvent, L7Event, Protocol, Record, Tuple};
+use crate::metrics::{Attributes, MetricStore};
+use crate::names::{DEFINITIONS, dns_question, errno_name, rcode_name};
+use crate::otlp::{attribute, process_resource, scope};
+use crate::procinfo::{ProcessInfo, ProcessTable};
+
+/// Spans or log records waiting for the next flush beyond this are dropped (and counted).
+const MAX_PENDING: usize = 65_536;
+const MAX_SERIES: usize = 100_000;
+
+pub struct Aggregator {
+    config: Arc<Config>,
+    processes: ProcessTable,
+    pub metrics: MetricStore,
+    spans: Vec<(Arc<ProcessInfo>, Span)>,
+    logs: Vec<(Arc<ProcessInfo>, LogRecord)>,
+    /// CLOCK_MONOTONIC (what bpf_ktime_get_ns counts) to Unix time.
+    mono_to_unix_ns: i64,
+    pub host: Vec<KeyValue>,
+    /// Spans and log records dropped because the pipeline fell behind.
+    pub dropped_spans: u64,
+    pub dropped_logs: u64,
+    rng: rand::rngs::SmallRng,
+}
+
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the one it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub fn unix_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn destination(t: &Tuple) -> Attributes {
+    vec![
+        ("destination.address", t.destination().to_string()),
+        ("destination.port", t.dport.to_string()),
+    ]
+}
+
+impl Aggregator {
+    pub fn new(config: Arc<Config>, proc_root: &str) -> Self {
+        use rand::SeedableRng;
+        Aggregator {
+            config,
+            processes: ProcessTable::new(proc_root),
+            metrics: MetricStore::new(DEFINITIONS, MAX_SERIES),
+            spans: Vec::new(),
+            logs: Vec::new(),
+            mono_to_unix_ns: unix_ns() as i64 - monotonic_ns() as i64,
+            host: crate::otlp::host_attributes(),
+            dropped_spans: 0,
+            dropped_logs: 0,
+            rng: rand::rngs::SmallRng::from_os_rng(),
+        }
+    }
+
+    pub fn unix_time(&self, mono_ns: u64) -> u64 {
+        (mono_ns as i64 + self.mono_to_unix_ns).max(0) as u64
+    }
+
+    fn process(&mut self, tgid: u32, comm: &[u8]) -> Arc<ProcessInfo> {
+        self.processes.get(tgid, &events::c_str(comm))
+    }
+
+    fn filter_matches(filter: &Filter, process: &ProcessInfo, ports: &[u16]) -> (bool, bool) {
+        // (any list set, every set list matches)
+        let mut all = true;
+        if !filter.ports.is_empty() {
+            all &= ports.iter().any(|p| filter.ports.contains(p));
+        }
+        if !filter.process_names.is_empty() {
+            all &= filter.process_names.contains(&process.executable_name);
+        }
+        if !filter.cgroup_paths.is_empty() {
+            all &= filter
+                .cgroup_paths
+                .iter()
+                .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()));
+        }
+        (!filter.is_empty(), all)
+    }
+
+    /// Whether the include/exclude filters let this process (and these ports) be observed.
+    pub fn allowed(&self, process: &ProcessInfo, ports: &[u16]) -> bool {
+        let (set, matches) = Self::filter_matches(&self.config.include, process, ports);
+        if set && !matches {
+            return false;
+        }
+        let exclude = &self.config.exclude;
+        let by_port = ports.iter().any(|p| exclude.ports.contains(p));
+        let by_name = exclude.process_names.contains(&process.executable_name);
+        let by_cgroup = exclude
+            .cgroup_paths
+            .iter()
+            .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()));
+        !(by_port || by_name || by_cgroup)
+    }
+
+    pub fn observe(&mut self, record: Record) {
+        match record {
+            Record::Event(event) => self.event(&event),
+            Record::L7(event) => self.l7(event),
+            Record::Exec(event) => self.exec(&event),
+        }
+    }
+
+    fn event(&mut self, e: &Event) {
+        use events::*;
+        match e.kind {
+            EV_DISK => return self.disk(e),
+            EV_EXIT => return self.exit(e),
+            EV_OOM_KILL => return self.oom_kill(e),
+            _ => {}
+        }
+        let process = self.process(e.tgid, &e.comm);
+        if !self.allowed(&process, &[e.tuple.sport, e.tuple.dport]) {
+            return;
+        }
+        let p = Some(&process);
+        let m = &mut self.metrics;
+        match e.kind {
+            EV_CONNECT => {
+                let dst = destination(&e.tuple);
+                m.add("tcp.connection.attempts", p, dst.clone(), 1);
+                m.add("tcp.connection.successes", p, dst.clone(), 1);
+                m.record(
+                    "tcp.connection.duration",
+                    p,
+                    dst.clone(),
+                    secs(e.duration_ns),
+                );
+                let mut active = dst;
+                active.push(("network.connection.direction", "outbound".into()));
+                m.add("tcp.connections.active", p, active, 1);
+            }
+            EV_CONNECT_FAILED => {
+                let dst = destination(&e.tuple);
+                m.add("tcp.connection.attempts", p, dst.clone(), 1);
+                let mut failed = dst;
+                failed.push(("error.type", errno_name(e.error)));
+                m.add("tcp.connection.failures", p, failed, 1);
+            }
+            EV_ACCEPT => {
+                let local = vec![
+                    ("server.port", e.tuple.sport.to_string()),
+                    ("network.connection.direction", "inbound".into()),
+                ];
+                m.add("tcp.connections.active", p, local, 1);
+            }
+            EV_CLOSE => {
+                let (mut peer, direction) = if e.role == ROLE_SERVER {
+                    (vec![("server.port", e.tuple.sport.to_string())], "inbound")
+                } else {
+                    (destination(&e.tuple), "outbound")
+                };
+                let mut active = peer.clone();
+                active.push(("network.connection.direction", direction.into()));
+                m.add("tcp.connections.active", p, active, -1);
+                peer.push(("network.connection.direction", direction.into()));
+                let mut sent = peer.clone();
+                sent.push(("network.io.direction", "transmit".into()));
+                m.add("tcp.io", p, sent, e.bytes_sent as i64);
+                peer.push(("network.io.direction", "receive".into()));
+                m.add("tcp.io", p, peer, e.bytes_received as i64);
+            }
+            EV_LISTEN_OPEN | EV_LISTEN_CLOSE => {
+                let listen = vec![
+                    ("server.address", e.tuple.source().to_string()),
+                    ("server.port", e.tuple.sport.to_string()),
+                ];
+                let delta = if e.kind == EV_LISTEN_OPEN { 1 } else { -1 };
+                m.add("tcp.listening", p, listen, delta);
+            }
+            EV_RETRANSMIT => {
+                m.add("tcp.retransmits", p, destination(&e.tuple), 1);
+            }
+            _ => {}
+        }
+    }
+
+    fn l7(&mut self, event: L7Event) {
+        let h = &event.header;
+        let Some(protocol) = Protocol::from_raw(h.protocol) else {
+            return;
+        };
+        let process = self.process(h.tgid, &h.comm);
+        if !self.allowed(&process, &[h.tuple.sport, h.tuple.dport]) {
+            return;
+        }
+        let server = h.role == events::ROLE_SERVER;
+        let (server_addr, server_port) = if server {
+            (h.tuple.source(), h.tuple.sport)
+        } else {
+            (h.tuple.destination(), h.tuple.dport)
+        };
+        let p = Some(&process);
+        let seconds = secs(h.duration_ns);
+        if protocol == Protocol::Dns {
+            let (name, qtype) = dns_question(&event.request).unwrap_or_default();
+            let attrs = vec![
+                ("dns.question.name", name),
+                ("dns.question.type", qtype),
+                ("dns.response.code", rcode_name(h.status)),
+            ];
+            self.metrics.add("dns.requests", p, attrs.clone(), 1);
+            self.metrics
+                .record("dns.request.duration", p, attrs, seconds);
+        } else {
+            let attrs = vec![
+                ("l7.protocol", protocol.as_str().to_string()),
+                (
+                    "l7.role",
+                    if server { "server" } else { "client" }.to_string(),
+                ),
+                ("server.address", server_addr.to_string()),
+                ("server.port", server_port.to_string()),
+                (
+                    "l7.status_class",
+                    protocol.status_class(h.status).to_string(),
+                ),
+            ];
+            self.metrics.add("l7.requests", p, attrs.clone(), 1);
+            self.metrics
+                .record("l7.request.duration", p, attrs, seconds);
+        }
+        let ratio = self.config.l7.sampling_ratio;
+        if ratio < 1.0 && rand::Rng::random::<f64>(&mut self.rng) >= ratio {
+            return;
+        }
+        if self.spans.len() >= MAX_PENDING {
+            self.dropped_spans += 1;
+            return;
+        }
+        let span = self.span(protocol, &event, server);
+        self.spans.push((process, span));
+    }
+
+    fn span(&mut self, protocol: Protocol, event: &L7Event, server: bool) -> Span {
+        use rand::RngCore;
+        let h = &event.header;
+        let end = self.unix_time(h.ts_ns);
+        let (client, server_side) = if server {
+            (
+                (h.tuple.destination(), h.tuple.dport),
+                (h.tuple.source(), h.tuple.sport),
+            )
+        } else {
+            (
+                (h.tuple.source(), h.tuple.sport),
+                (h.tuple.destination(), h.tuple.dport),
+            )
+        };
+        let transport = if h.tuple.transport == events::TRANSPORT_UDP {
+            "udp"
+        } else {
+            "tcp"
+        };
+        let mut attributes = vec![
+            attribute("l7.protocol", protocol.as_str()),
+            attribute("network.transport", transport),
+            attribute(
+                "network.type",
+                if client.0.is_ipv4() { "ipv4" } else { "ipv6" },
+            ),
+            attribute("client.address", client.0.to_string()),
+            attribute("client.port", i64::from(client.1)),
+            attribute("server.address", server_side.0.to_string()),
+            attribute("server.port", i64::from(server_side.1)),
+            attribute("process.pid", i64::from(h.tgid)),
+            attribute("l7.status", i64::from(h.status)),
+            attribute("l7.request.size", i64::from(h.request_size)),
+            attribute("l7.response.size", i64::from(h.response_size)),
+        ];
+        if h.stream_id != 0 {
+            attributes.push(attribute("l7.stream_id", h.stream_id as i64));
+        }
+        if protocol == Protocol::Dns
+            && let Some((name, qtype)) = dns_question(&event.request)
+        {
+            attributes.push(attribute("dns.question.name", name));
+            attributes.push(attribute("dns.question.type", qtype));
+        }
+        if self.config.l7.export_payload {
+            attributes.push(attribute("l7.request.payload", event.request.clone()));
+            attributes.push(attribute("l7.response.payload", event.response.clone()));
+        }
+        let failed = match protocol {
+            Protocol::Http | Protocol::Http2 => h.status >= 500 || (!server && h.status >= 400),
+            Protocol::Dns => h.status != 0 && h.status != 3,
+            _ => h.status != 0,
+        };
+        let mut trace_id = vec![0u8; 16];
+        let mut span_id = vec![0u8; 8];
+        self.rng.fill_bytes(&mut trace_id);
+        self.rng.fill_bytes(&mut span_id);
+        Span {
+            trace_id,
+            span_id,
+            name: protocol.as_str().to_string(),
+            kind: if server {
+                span::SpanKind::Server
+            } else {
+                span::SpanKind::Client
+            } as i32,
+            start_time_unix_nano: end.saturating_sub(h.duration_ns),
+            end_time_unix_nano: end,
+            attributes,
+            status: failed.then(|| opentelemetry_proto::tonic::trace::v1::Status {
+                message: String::new(),
+                code: status::StatusCode::Error as i32,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn disk(&mut self, e: &Event) {
+        let direction = match e.op {
+            b'R' => "read",
+            b'W' => "write",
+            _ => "discard",
+        };
+        // the dev_t of the block tracepoints is the kernel's: major << 20 | minor
+        let device = crate::names::block_device_name(e.aux >> 20, e.aux & 0xfffff);
+        let attrs = vec![
+            ("system.device", device),
+            ("disk.io.direction", direction.into()),
+        ];
+        self.metrics
+            .add("system.disk.operations", None, attrs.clone(), 1);
+        self.metrics
+            .add("system.disk.io", None, attrs.clone(), e.bytes as i64);
+        self.metrics.record(
+            "system.disk.operation.duration",
+            None,
+            attrs,
+            secs(e.duration_ns),
+        );
+        if e.tgid != 0 {
+            let process = self.process(e.tgid, &e.comm);
+            let attrs = vec![("disk.io.direction", direction.to_string())];
+            self.metrics
+                .add("process.disk.io", Some(&process), attrs, e.bytes as i64);
+        }
+    }
+
+    fn exec(&mut self, e: &ExecEvent) {
+        if !self.config.process.enabled {
+            return;
+        }
+        let args_len = (e.args_len as usize).min(e.args.len());
+        let process = self.processes.exec(
+            e.tgid,
+            &events::c_str(&e.filename),
+            &events::args_line(&e.args[..args_len]),
+        );
+        if !self.allowed(&process, &[]) {
+            return;
+        }
+        let exe = vec![("process.executable.name", process.executable_name.clone())];
+        self.metrics.add("process.starts", None, exe, 1);
+        let mut attributes = vec![
+            attribute("event.name", "process.start"),
+            attribute("process.parent_pid", i64::from(e.ppid)),
+        ];
+        attributes.extend(process_attributes(&process));
+        self.log(process, e.ts_ns, "process started", attributes);
+    }
+
+    fn exit(&mut self, e: &Event) {
+        let process = self.processes.exit(e.tgid, &events::c_str(&e.comm));
+        self.metrics.process_exited(e.tgid);
+        if !self.config.process.enabled || !self.allowed(&process, &[]) {
+            return;
+        }
+        let exe = vec![("process.executable.name", process.executable_name.clone())];
+        self.metrics.add("process.exits", None, exe, 1);
+        // the kernel's exit_code: status << 8, or the terminating signal in the low 7 bits
+        let code = e.error;
+        let mut attributes = vec![attribute("event.name", "process.exit")];
+        if code & 0x7f != 0 {
+            attributes.push(attribute("process.exit.signal", i64::from(code & 0x7f)));
+        } else {
+            attributes.push(attribute(
+                "process.exit.code",
+                i64::from((code >> 8) & 0xff),
+            ));
+        }
+        attributes.extend(process_attributes(&process));
+        self.log(process, e.ts_ns, "process exited", attributes);
+    }
+
+    fn oom_kill(&mut self, e: &Event) {
+        let process = self.process(e.tgid, &e.comm);
+        let exe = vec![("process.executable.name", process.executable_name.clone())];
+        self.metrics.add("process.oom_kills", None, exe, 1);
+        let mut attributes = vec![attribute("event.name", "process.oom_kill")];
+        attributes.extend(process_attributes(&process));
+        self.log(
+            process,
+            e.ts_ns,
+            "process killed by the OOM killer",
+            attributes,
+        );
+    }
+
+    fn log(&mut self, process: Arc<ProcessInfo>, ts: u64, body: &str, attributes: Vec<KeyValue>) {
+        if self.logs.len() >= MAX_PENDING {
+            self.dropped_logs += 1;
+            return;
+        }
+        let time = self.unix_time(ts);
+        let record = LogRecord {
+            time_unix_nano: time,
+            observed_time_unix_nano: unix_ns(),
+            severity_number: SeverityNumber::Info as i32,
+            severity_text: "INFO".into(),
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(body.to_string())),
+            }),
+            attributes,
+            ..Default::default()
+        };
+        self.logs.push((process, record));
+    }
+
+    pub fn take_spans(&mut self) -> Vec<ResourceSpans> {
+        group(std::mem::take(&mut self.spans), &self.host)
+            .into_iter()
+            .map(|(resource, spans)| ResourceSpans {
+                resource: Some(resource),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(scope()),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            })
+            .collect()
+    }
+
+    pub fn take_logs(&mut self) -> Vec<ResourceLogs> {
+        group(std::mem::take(&mut self.logs), &self.host)
+            .into_iter()
+            .map(|(resource, log_records)| ResourceLogs {
+                resource: Some(resource),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope()),
+                    log_records,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            })
+            .collect()
+    }
+}
+
+fn process_attributes(process: &ProcessInfo) -> Vec<KeyValue> {
+    let mut out = vec![
+        attribute("process.pid", i64::from(process.pid)),
+        attribute("process.executable.name", process.executable_name.as_str()),
+    ];
+    if !process.command_line.is_empty() {
+        out.push(attribute(
+            "process.command_line",
+            process.command_line.as_str(),
+        ));
+    }
+    out
+}
+
+fn group<T>(
+    items: Vec<(Arc<ProcessInfo>, T)>,
+    host: &[KeyValue],
+) -> Vec<(opentelemetry_proto::tonic::resource::v1::Resource, Vec<T>)> {
+    let mut by_pid: HashMap<u32, (Arc<ProcessInfo>, Vec<T>)> = HashMap::new();
+    for (process, item) in items {
+        by_pid
+            .entry(process.pid)
+            .or_insert_with(|| (process.clone(), Vec::new()))
+            .1
+            .push(item);
+    }
+    by_pid
+        .into_values()
+        .map(|(process, items)| (process_resource(&process, host), items))
+        .collect()
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}

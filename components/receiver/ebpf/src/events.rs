@@ -1,0 +1,287 @@
+//! The ring buffer's records, mirrored from `ebpf/events.h` (`#[repr(C)]`, the same fixed-width
+//! fields; the sizes are asserted here and in the C header), and their parsing from raw bytes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub const MAX_CAPTURE: usize = 4096;
+const COMM_LEN: usize = 16;
+const PATH_LEN: usize = 256;
+
+pub const EV_CONNECT: u32 = 1;
+pub const EV_CONNECT_FAILED: u32 = 2;
+pub const EV_ACCEPT: u32 = 3;
+pub const EV_CLOSE: u32 = 4;
+pub const EV_LISTEN_OPEN: u32 = 5;
+pub const EV_LISTEN_CLOSE: u32 = 6;
+pub const EV_RETRANSMIT: u32 = 7;
+pub const EV_L7: u32 = 8;
+pub const EV_DISK: u32 = 9;
+pub const EV_EXEC: u32 = 10;
+pub const EV_EXIT: u32 = 11;
+pub const EV_OOM_KILL: u32 = 12;
+
+pub const ROLE_CLIENT: u8 = 1;
+pub const ROLE_SERVER: u8 = 2;
+
+pub const TRANSPORT_TCP: u8 = 6;
+pub const TRANSPORT_UDP: u8 = 17;
+
+/// `enum ft_protocol`, with the `l7.protocol` value each is reported as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Postgres,
+    Mysql,
+    Redis,
+    Mongo,
+    Memcached,
+    Kafka,
+    Cassandra,
+    Dns,
+}
+
+impl Protocol {
+    pub fn from_raw(raw: u32) -> Option<Protocol> {
+        Some(match raw {
+            1 => Protocol::Http,
+            2 => Protocol::Http2,
+            3 => Protocol::Postgres,
+            4 => Protocol::Mysql,
+            5 => Protocol::Redis,
+            6 => Protocol::Mongo,
+            7 => Protocol::Memcached,
+            8 => Protocol::Kafka,
+            9 => Protocol::Cassandra,
+            10 => Protocol::Dns,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Http2 => "http2",
+            Protocol::Postgres => "postgresql",
+            Protocol::Mysql => "mysql",
+            Protocol::Redis => "redis",
+            Protocol::Mongo => "mongodb",
+            Protocol::Memcached => "memcached",
+            Protocol::Kafka => "kafka",
+            Protocol::Cassandra => "cassandra",
+            Protocol::Dns => "dns",
+        }
+    }
+
+    /// HTTP reports a status code; DNS an RCODE; the rest 0 for success and 1 for an error.
+    pub fn status_class(self, status: u32) -> &'static str {
+        match self {
+            Protocol::Http | Protocol::Http2 => match status {
+                100..=199 => "1xx",
+                200..=299 => "2xx",
+                300..=399 => "3xx",
+                400..=499 => "4xx",
+                500..=599 => "5xx",
+                _ => "unknown",
+            },
+            _ if status == 0 => "ok",
+            _ => "error",
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Tuple {
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+    pub family: u16,
+    pub transport: u8,
+    pub pad: u8,
+}
+
+impl Tuple {
+    fn addr(&self, raw: &[u8; 16]) -> IpAddr {
+        if self.family == 10 {
+            let v6 = Ipv6Addr::from(*raw);
+            match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            }
+        } else {
+            IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))
+        }
+    }
+    pub fn source(&self) -> IpAddr {
+        self.addr(&self.saddr)
+    }
+    pub fn destination(&self) -> IpAddr {
+        self.addr(&self.daddr)
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Event {
+    pub kind: u32,
+    pub tgid: u32,
+    pub ts_ns: u64,
+    pub fd: u64,
+    pub duration_ns: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub bytes: u64,
+    pub error: i32,
+    pub aux: u32,
+    pub op: u8,
+    pub role: u8,
+    pub pad: [u8; 6],
+    pub tuple: Tuple,
+    pub comm: [u8; COMM_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct L7Header {
+    pub kind: u32,
+    pub tgid: u32,
+    pub ts_ns: u64,
+    pub fd: u64,
+    pub duration_ns: u64,
+    pub stream_id: u64,
+    pub protocol: u32,
+    pub status: u32,
+    pub request_size: u32,
+    pub response_size: u32,
+    pub request_len: u32,
+    pub response_len: u32,
+    pub capture_size: u32,
+    pub role: u8,
+    pub pad: [u8; 3],
+    pub tuple: Tuple,
+    pub comm: [u8; COMM_LEN],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecEvent {
+    pub kind: u32,
+    pub tgid: u32,
+    pub ts_ns: u64,
+    pub ppid: u32,
+    pub args_len: u32,
+    pub comm: [u8; COMM_LEN],
+    pub filename: [u8; PATH_LEN],
+    pub args: [u8; PATH_LEN],
+}
+
+// The same numbers as FT_EVENT_SIZE, FT_L7_HEADER_SIZE and FT_EXEC_EVENT_SIZE in events.h.
+const _: () = assert!(size_of::<Event>() == 128);
+const _: () = assert!(size_of::<L7Header>() == 128);
+const _: () = assert!(size_of::<ExecEvent>() == 552);
+
+/// One L7 exchange with its captured bytes.
+#[derive(Clone)]
+pub struct L7Event {
+    pub header: L7Header,
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+}
+
+pub enum Record {
+    Event(Event),
+    L7(L7Event),
+    Exec(Box<ExecEvent>),
+}
+
+/// Reads a `T` from the front of `bytes` (the ring buffer makes no alignment promise to us).
+fn read<T: Copy>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length is checked, T is a plain-old-data #[repr(C)] struct of integers and
+    // byte arrays (every bit pattern is valid), and read_unaligned has no alignment requirement.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+impl Record {
+    /// Parses one ring buffer record; None for a record too short for its type.
+    pub fn parse(bytes: &[u8]) -> Option<Record> {
+        let kind = u32::from_ne_bytes(bytes.get(..4)?.try_into().ok()?);
+        match kind {
+            EV_L7 => {
+                let header: L7Header = read(bytes)?;
+                let payload = &bytes[size_of::<L7Header>()..];
+                let cap = (header.capture_size as usize).min(MAX_CAPTURE);
+                let request_len = (header.request_len as usize).min(cap);
+                let response_len = (header.response_len as usize).min(MAX_CAPTURE);
+                let request = payload.get(..request_len)?.to_vec();
+                let response = payload.get(cap..cap + response_len)?.to_vec();
+                Some(Record::L7(L7Event {
+                    header,
+                    request,
+                    response,
+                }))
+            }
+            EV_EXEC => read(bytes).map(|e| Record::Exec(Box::new(e))),
+            _ => read(bytes).map(Record::Event),
+        }
+    }
+}
+
+/// A NUL-terminated C string from a fixed array, lossily as UTF-8.
+pub fn c_str(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// argv as the kernel keeps it (NUL-separated), joined by spaces.
+pub fn args_line(bytes: &[u8]) -> String {
+    bytes
+        .split(|&b| b == 0)
+        .filter(|part| !part.is_empty())
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_l7_record_splits_into_request_and_response_at_the_capture_size() {
+        let mut header: L7Header = unsafe { std::mem::zeroed() };
+        header.kind = EV_L7;
+        header.capture_size = 8;
+        header.request_len = 4;
+        header.response_len = 3;
+        let mut bytes = vec![0u8; size_of::<L7Header>()];
+        // SAFETY: L7Header is plain old data and bytes has its size.
+        unsafe { std::ptr::write_unaligned(bytes.as_mut_ptr().cast::<L7Header>(), header) };
+        bytes.extend_from_slice(b"GET ....HTT");
+        let Some(Record::L7(event)) = Record::parse(&bytes) else {
+            panic!("not parsed as L7")
+        };
+        assert_eq!(event.request, b"GET ");
+        assert_eq!(event.response, b"HTT");
+        // a record cut short is refused, not read past its end
+        assert!(Record::parse(&bytes[..bytes.len() - 1]).is_none());
+    }
+
+    #[test]
+    fn addresses_read_as_the_kernel_writes_them() {
+        let mut tuple: Tuple = unsafe { std::mem::zeroed() };
+        tuple.family = 2;
+        tuple.daddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(tuple.destination().to_string(), "127.0.0.1");
+        tuple.family = 10;
+        tuple.daddr = Ipv4Addr::new(10, 1, 2, 3).to_ipv6_mapped().octets();
+        assert_eq!(tuple.destination().to_string(), "10.1.2.3");
+        assert_eq!(args_line(b"psql\0-c\0select 1\0"), "psql -c select 1");
+        assert_eq!(Protocol::Http.status_class(404), "4xx");
+        assert_eq!(Protocol::Redis.status_class(1), "error");
+    }
+}

@@ -1,0 +1,16 @@
+//! The `ebpf` receiver: telemetry from every process on the node without touching its code, read
+//! from kernel tracepoints (see the crate's README for what it emits and `ebpf/` for the kernel side).
+
+pub mod aggregate;
+pub mod config;
+pub mod events;
+pub mod factory;
+pub mod loader;
+pub mod metrics;
+pub mod names;
+pub mod otlp;
+pub mod procinfo;
+pub mod receiver;
+mod selfmetrics;
+
+pub use factory::EbpfReceiverFactory;

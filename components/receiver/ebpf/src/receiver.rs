@@ -1,0 +1,232 @@
+//! The receiver's lifecycle. `start` loads the kernel side; when it cannot (no privileges, an old
+//! kernel) it logs one error saying what is missing and stays idle, so the rest of the collector
+//! runs on. Two tasks then run: one drains the ring buffer into the aggregator, one hands spans
+//! and log records to the pipelines every `flush_interval` and metrics every `collection_interval`.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use ferrotel_core::component::{CreateSettings, Lifecycle, SignalConsumers};
+use ferrotel_core::signal::{Signal, Telemetry};
+use ferrotel_core::telemetry::ReceiverMetrics;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::aggregate::{Aggregator, unix_ns};
+use crate::config::Config;
+use crate::events::Record;
+use crate::loader;
+use crate::selfmetrics::KernelCounters;
+
+pub struct EbpfReceiver {
+    config: Arc<Config>,
+    set: CreateSettings,
+    next: SignalConsumers,
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl EbpfReceiver {
+    pub fn new(config: Config, set: CreateSettings, next: SignalConsumers) -> Self {
+        EbpfReceiver {
+            config: Arc::new(config),
+            set,
+            next,
+            running: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Lifecycle for EbpfReceiver {
+    async fn start(&self) -> anyhow::Result<()> {
+        let id = self.set.id.to_string();
+        let config = self.config.clone();
+        let loaded = tokio::task::spawn_blocking(move || loader::load(&config)).await?;
+        let mut loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                tracing::error!(
+                    receiver = %id,
+                    "{err:#}. The ebpf receiver is off; the rest of the collector keeps running."
+                );
+                return Ok(());
+            }
+        };
+        for (program, why) in &loaded.failed {
+            tracing::warn!(receiver = %id, program, "ebpf program not attached, its signal is missing: {why}");
+        }
+        tracing::info!(receiver = %id, programs = loaded.attached, "ebpf programs attached");
+        let ring = RingBuf::try_from(loaded.ebpf.take_map("events").expect("events map"))?;
+        let counters: PerCpuArray<MapData, u64> =
+            PerCpuArray::try_from(loaded.ebpf.take_map("counters").expect("counters map"))?;
+        // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which deregisters it
+        // before dropping it: the fd stays open for as long as it is registered.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
+        let aggregator = Arc::new(Mutex::new(Aggregator::new(self.config.clone(), "/proc")));
+        let kernel = KernelCounters::new(&self.set, counters);
+        let (stop, stopped) = watch::channel(false);
+        // the programs stay attached as long as `ebpf` lives: the reader task owns it
+        let ebpf = loaded.ebpf;
+        let reader = tokio::spawn(read_ring(ring, aggregator.clone(), stopped.clone(), ebpf));
+        let flusher = tokio::spawn(flush_loop(
+            self.config.clone(),
+            aggregator,
+            self.next.clone(),
+            self.set.telemetry.receiver(&self.set.id, "ebpf"),
+            kernel,
+            stopped,
+        ));
+        *self.running.lock().unwrap() = Some(Running {
+            stop,
+            tasks: vec![reader, flusher],
+        });
+        Ok(())
+    }
+
+    async fn shutdown(&self) -> anyhow::Result<()> {
+        let running = self.running.lock().unwrap().take();
+        if let Some(running) = running {
+            let _ = running.stop.send(true);
+            for task in running.tasks {
+                let _ = task.await;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn read_ring(
+    mut ring: AsyncFd<RingBuf<MapData>>,
+    aggregator: Arc<Mutex<Aggregator>>,
+    mut stopped: watch::Receiver<bool>,
+    _ebpf: aya::Ebpf,
+) {
+    loop {
+        tokio::select! {
+            guard = ring.readable_mut() => {
+                let Ok(mut guard) = guard else { break };
+                let ring = guard.get_inner_mut();
+                let mut aggregator = aggregator.lock().unwrap();
+                while let Some(item) = ring.next() {
+                    if let Some(record) = Record::parse(&item) {
+                        aggregator.observe(record);
+                    }
+                }
+                drop(aggregator);
+                guard.clear_ready();
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+async fn flush_loop(
+    config: Arc<Config>,
+    aggregator: Arc<Mutex<Aggregator>>,
+    next: SignalConsumers,
+    metrics: ReceiverMetrics,
+    mut kernel: KernelCounters,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let start_ns = unix_ns();
+    let mut flush = tokio::time::interval(config.flush_interval.as_duration());
+    let mut collect = tokio::time::interval(config.collection_interval.as_duration());
+    collect.tick().await; // the first tick is immediate: nothing to report yet
+    loop {
+        let stopping = tokio::select! {
+            _ = flush.tick() => { send_spans_and_logs(&aggregator, &next, &metrics).await; false }
+            _ = collect.tick() => {
+                kernel.update(&aggregator);
+                send_metrics(&aggregator, &next, &metrics, start_ns).await;
+                false
+            }
+            _ = stopped.changed() => true,
+        };
+        if stopping {
+            send_spans_and_logs(&aggregator, &next, &metrics).await;
+            send_metrics(&aggregator, &next, &metrics, start_ns).await;
+            return;
+        }
+    }
+}
+
+async fn deliver(next: &SignalConsumers, metrics: &ReceiverMetrics, data: Telemetry) {
+    let signal = data.signal();
+    let items = data.item_count();
+    if items == 0 {
+        return;
+    }
+    let Some(consumer) = next.get(signal) else {
+        return;
+    };
+    match consumer.consume(data).await {
+        Ok(()) => metrics.accepted(signal, items),
+        Err(err) => {
+            // kernel data cannot be asked for again: what the pipeline refuses is counted as lost
+            metrics.refused(signal, items);
+            tracing::warn!(
+                "ebpf: the pipeline refused {items} {}: {err}",
+                signal.item_name()
+            );
+        }
+    }
+}
+
+async fn send_spans_and_logs(
+    aggregator: &Mutex<Aggregator>,
+    next: &SignalConsumers,
+    metrics: &ReceiverMetrics,
+) {
+    let (spans, logs) = {
+        let mut aggregator = aggregator.lock().unwrap();
+        let spans = if next.get(Signal::Traces).is_some() {
+            aggregator.take_spans()
+        } else {
+            aggregator.take_spans();
+            Vec::new()
+        };
+        (spans, aggregator.take_logs())
+    };
+    if !spans.is_empty() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: spans,
+        };
+        deliver(next, metrics, Telemetry::from_traces(request)).await;
+    }
+    if !logs.is_empty() {
+        let request = ExportLogsServiceRequest {
+            resource_logs: logs,
+        };
+        deliver(next, metrics, Telemetry::from_logs(request)).await;
+    }
+}
+
+async fn send_metrics(
+    aggregator: &Mutex<Aggregator>,
+    next: &SignalConsumers,
+    metrics: &ReceiverMetrics,
+    start_ns: u64,
+) {
+    if next.get(Signal::Metrics).is_none() {
+        return;
+    }
+    let resource_metrics = {
+        let mut aggregator = aggregator.lock().unwrap();
+        let host = aggregator.host.clone();
+        aggregator.metrics.collect(start_ns, unix_ns(), &host)
+    };
+    let request = ExportMetricsServiceRequest { resource_metrics };
+    deliver(next, metrics, Telemetry::from_metrics(request)).await;
+}

@@ -1,0 +1,78 @@
+//! The receiver's own health in self-telemetry (:8888): what the kernel could not record (ring
+//! buffer full, maps full) and what user space could not keep (series, pending spans and logs).
+
+use std::sync::Mutex;
+
+use aya::maps::{MapData, PerCpuArray};
+use ferrotel_core::component::CreateSettings;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::aggregate::Aggregator;
+
+type Labels = Vec<(String, String)>;
+
+/// Indexes of `enum ft_counter` in events.h, with the reason label each is reported under.
+const KERNEL: [(u32, &str); 3] = [
+    (0, "ring_buffer_full"),
+    (1, "sockets_map_full"),
+    (2, "requests_map_full"),
+];
+
+pub struct KernelCounters {
+    map: PerCpuArray<MapData, u64>,
+    lost: Family<Labels, Counter>,
+    receiver: String,
+    seen: [u64; 3],
+    seen_user: [u64; 3],
+}
+
+impl KernelCounters {
+    pub fn new(set: &CreateSettings, map: PerCpuArray<MapData, u64>) -> Self {
+        let lost = Family::<Labels, Counter>::default();
+        set.telemetry.register(
+            "otelcol_receiver_ebpf_lost_events",
+            "Kernel events and user-space items the ebpf receiver could not keep, by reason",
+            lost.clone(),
+        );
+        KernelCounters {
+            map,
+            lost,
+            receiver: set.id.to_string(),
+            seen: [0; 3],
+            seen_user: [0; 3],
+        }
+    }
+
+    fn inc(&self, reason: &str, by: u64) {
+        if by > 0 {
+            let labels = vec![
+                ("receiver".to_string(), self.receiver.clone()),
+                ("reason".to_string(), reason.to_string()),
+            ];
+            self.lost.get_or_create(&labels).inc_by(by);
+        }
+    }
+
+    /// Adds what was lost since the last call.
+    pub fn update(&mut self, aggregator: &Mutex<Aggregator>) {
+        for (slot, (index, reason)) in KERNEL.iter().enumerate() {
+            let Ok(values) = self.map.get(index, 0) else {
+                continue;
+            };
+            let total: u64 = values.iter().sum();
+            self.inc(reason, total.saturating_sub(self.seen[slot]));
+            self.seen[slot] = total;
+        }
+        let aggregator = aggregator.lock().unwrap();
+        let user = [
+            ("series_limit", aggregator.metrics.dropped),
+            ("pending_spans_limit", aggregator.dropped_spans),
+            ("pending_logs_limit", aggregator.dropped_logs),
+        ];
+        for (slot, (reason, total)) in user.iter().enumerate() {
+            self.inc(reason, total.saturating_sub(self.seen_user[slot]));
+            self.seen_user[slot] = *total;
+        }
+    }
+}

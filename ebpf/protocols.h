@@ -1,0 +1,429 @@
+/* In-kernel L7 protocol detection on the first bytes of a syscall's buffer.
+ *
+ * Pure functions over bytes already copied out of user memory: no BPF helpers, so the
+ * same file compiles for the host and is unit-tested there with real protocol samples
+ * (components/receiver/ebpf/tests/protocols.rs). Every index is checked against `len`
+ * (what was captured) before it is read; `size` is what the syscall moved, which the
+ * length fields of binary protocols must agree with. Heuristics err on the side of "not
+ * this protocol": a missed exchange costs one span, a false one costs a wrong span. */
+#ifndef FERROTEL_PROTOCOLS_H
+#define FERROTEL_PROTOCOLS_H
+
+#include "events.h"
+
+#define FT_IPPROTO_TCP 6
+#define FT_IPPROTO_UDP 17
+
+static __always_inline __u32 ft_be16(const __u8 *b, __u32 off)
+{
+	return ((__u32)b[off] << 8) | b[off + 1];
+}
+
+static __always_inline __u32 ft_be32(const __u8 *b, __u32 off)
+{
+	return ((__u32)b[off] << 24) | ((__u32)b[off + 1] << 16) | ((__u32)b[off + 2] << 8) | b[off + 3];
+}
+
+static __always_inline __u32 ft_le32(const __u8 *b, __u32 off)
+{
+	return ((__u32)b[off + 3] << 24) | ((__u32)b[off + 2] << 16) | ((__u32)b[off + 1] << 8) | b[off];
+}
+
+/* `word` is a string literal; its terminating NUL is not compared. */
+#define FT_STARTS(b, len, word) ft_starts(b, len, word, sizeof(word) - 1)
+
+static __always_inline int ft_starts(const __u8 *b, __u32 len, const char *word, __u32 n)
+{
+	if (len < n)
+		return 0;
+	for (__u32 i = 0; i < 16; i++) {
+		if (i >= n)
+			break;
+		if (b[i] != (__u8)word[i])
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline int ft_is_digit(__u8 c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ---- HTTP/1.x ---- */
+
+static __always_inline int ft_http1_request(const __u8 *b, __u32 len)
+{
+	return FT_STARTS(b, len, "GET ") || FT_STARTS(b, len, "POST ") || FT_STARTS(b, len, "PUT ") ||
+	       FT_STARTS(b, len, "DELETE ") || FT_STARTS(b, len, "HEAD ") || FT_STARTS(b, len, "PATCH ") ||
+	       FT_STARTS(b, len, "OPTIONS ") || FT_STARTS(b, len, "CONNECT ") || FT_STARTS(b, len, "TRACE ");
+}
+
+/* "HTTP/1.1 404 ..." -> 404 */
+static __always_inline int ft_http1_response(const __u8 *b, __u32 len, __u32 *status)
+{
+	if (len < 12 || !FT_STARTS(b, len, "HTTP/1.") || b[8] != ' ')
+		return 0;
+	if (!ft_is_digit(b[9]) || !ft_is_digit(b[10]) || !ft_is_digit(b[11]))
+		return 0;
+	*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	return 1;
+}
+
+/* ---- HTTP/2: a request or response is a HEADERS frame; its stream id pairs them ---- */
+
+#define FT_H2_PREFACE_LEN 24
+#define FT_H2_FRAME_HEADER 9
+#define FT_H2_HEADERS 1
+#define FT_H2_MAX_FRAMES 4
+
+/* Finds the first HEADERS frame among the first few frames from `off`; returns the offset
+ * of its payload (after padding and priority fields) or 0, with its stream id. */
+static __always_inline __u32 ft_h2_headers(const __u8 *b, __u32 len, __u32 off, __u64 *stream)
+{
+	for (int i = 0; i < FT_H2_MAX_FRAMES; i++) {
+		if (off > FT_MAX_CAPTURE - 16 || off + FT_H2_FRAME_HEADER + 1 > len)
+			return 0;
+		__u32 frame_len = ((__u32)b[off] << 16) | ((__u32)b[off + 1] << 8) | b[off + 2];
+		__u8 type = b[off + 3];
+		__u8 flags = b[off + 4];
+		__u32 id = ft_be32(b, off + 5) & 0x7fffffff;
+		if (type > 9 || frame_len > (1 << 24) - 1)
+			return 0;
+		if (type == FT_H2_HEADERS && id != 0) {
+			__u32 payload = off + FT_H2_FRAME_HEADER;
+			if (flags & 0x8) /* PADDED */
+				payload += 1;
+			if (flags & 0x20) /* PRIORITY */
+				payload += 5;
+			*stream = id;
+			return payload;
+		}
+		off += FT_H2_FRAME_HEADER + frame_len;
+	}
+	return 0;
+}
+
+static __always_inline int ft_h2_preface(const __u8 *b, __u32 len)
+{
+	return FT_STARTS(b, len, "PRI * HTTP/2.0\r\n");
+}
+
+/* A frame-only buffer counts as HTTP/2 only on a socket that already sent the preface. A
+ * preface without a HEADERS frame is HTTP/2 with stream 0: the protocol, not yet a request. */
+static __always_inline int ft_http2_request(const __u8 *b, __u32 len, __u32 prev, __u64 *stream)
+{
+	if (ft_h2_preface(b, len)) {
+		ft_h2_headers(b, len, FT_H2_PREFACE_LEN, stream);
+		return 1;
+	}
+	if (prev != FT_PROTO_HTTP2)
+		return 0;
+	return ft_h2_headers(b, len, 0, stream) != 0;
+}
+
+/* :status from HPACK's static table (indexed field 8..14), the form servers use for common codes. */
+static __always_inline int ft_http2_response(const __u8 *b, __u32 len, __u64 *stream, __u32 *status)
+{
+	__u32 at = ft_h2_headers(b, len, 0, stream);
+	if (at == 0)
+		return 0;
+	*status = 0;
+	if (at < len && at < FT_MAX_CAPTURE) {
+		switch (b[at]) {
+		case 0x88: *status = 200; break;
+		case 0x89: *status = 204; break;
+		case 0x8a: *status = 206; break;
+		case 0x8b: *status = 304; break;
+		case 0x8c: *status = 400; break;
+		case 0x8d: *status = 404; break;
+		case 0x8e: *status = 500; break;
+		}
+	}
+	return 1;
+}
+
+/* ---- PostgreSQL: simple query 'Q' or extended protocol 'P' (Parse), then B/D/E/S ---- */
+
+static __always_inline int ft_postgres_request(const __u8 *b, __u32 len, __u32 size)
+{
+	if (len < 5 || (b[0] != 'Q' && b[0] != 'P'))
+		return 0;
+	__u32 msg_len = ft_be32(b, 1);
+	if (msg_len < 5)
+		return 0;
+	/* a simple query is one whole message; Parse is followed by Bind/Execute/Sync */
+	return b[0] == 'Q' ? msg_len + 1 == size : msg_len + 1 <= size;
+}
+
+static __always_inline int ft_postgres_response(const __u8 *b, __u32 len, __u32 *status)
+{
+	if (len < 5)
+		return 0;
+	switch (b[0]) {
+	case '1': case '2': case 'C': case 'D': case 'I': case 'n': case 's': case 't': case 'T': case 'Z':
+		*status = 0;
+		break;
+	case 'E':
+		*status = 1;
+		break;
+	default:
+		return 0;
+	}
+	return ft_be32(b, 1) >= 4;
+}
+
+/* ---- MySQL: 3-byte length, sequence 0, command ---- */
+
+#define FT_MYSQL_COM_QUERY 0x03
+#define FT_MYSQL_COM_STMT_PREPARE 0x16
+#define FT_MYSQL_COM_STMT_EXECUTE 0x17
+
+static __always_inline int ft_mysql_request(const __u8 *b, __u32 len, __u32 size)
+{
+	if (len < 5 || b[3] != 0)
+		return 0;
+	__u32 payload = b[0] | ((__u32)b[1] << 8) | ((__u32)b[2] << 16);
+	if (payload == 0 || payload + 4 != size)
+		return 0;
+	return b[4] == FT_MYSQL_COM_QUERY || b[4] == FT_MYSQL_COM_STMT_PREPARE || b[4] == FT_MYSQL_COM_STMT_EXECUTE;
+}
+
+static __always_inline int ft_mysql_response(const __u8 *b, __u32 len, __u32 *status)
+{
+	if (len < 5 || b[3] != 1)
+		return 0;
+	*status = b[4] == 0xff ? 1 : 0;
+	return 1;
+}
+
+/* ---- Redis (RESP): a command is an array of bulk strings ---- */
+
+static __always_inline int ft_redis_request(const __u8 *b, __u32 len)
+{
+	if (len < 4 || b[0] != '*' || !ft_is_digit(b[1]))
+		return 0;
+	for (__u32 i = 2; i < 6; i++) {
+		if (i + 2 >= len)
+			return 0;
+		if (b[i] == '\r')
+			return b[i + 1] == '\n' && b[i + 2] == '$';
+		if (!ft_is_digit(b[i]))
+			return 0;
+	}
+	return 0;
+}
+
+static __always_inline int ft_redis_response(const __u8 *b, __u32 len, __u32 *status)
+{
+	if (len < 3)
+		return 0;
+	switch (b[0]) {
+	case '+': case ':': case '$': case '*': case '_': case ',': case '#': case '%': case '~':
+	case '(': case '=': case '|': case '>':
+		*status = 0;
+		return 1;
+	case '-': case '!':
+		*status = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- MongoDB: 16-byte header, little-endian; responseTo pairs a reply with its request ---- */
+
+#define FT_MONGO_OP_REPLY 1
+#define FT_MONGO_OP_QUERY 2004
+#define FT_MONGO_OP_COMPRESSED 2012
+#define FT_MONGO_OP_MSG 2013
+
+static __always_inline int ft_mongo_request(const __u8 *b, __u32 len, __u32 size, __u64 *stream)
+{
+	if (len < 16 || ft_le32(b, 0) != size || ft_le32(b, 8) != 0)
+		return 0;
+	__u32 op = ft_le32(b, 12);
+	if (op != FT_MONGO_OP_MSG && op != FT_MONGO_OP_QUERY && op != FT_MONGO_OP_COMPRESSED)
+		return 0;
+	*stream = ft_le32(b, 4);
+	return 1;
+}
+
+static __always_inline int ft_mongo_response(const __u8 *b, __u32 len, __u64 *stream, __u32 *status)
+{
+	if (len < 16 || ft_le32(b, 0) < 16 || ft_le32(b, 8) == 0)
+		return 0;
+	__u32 op = ft_le32(b, 12);
+	if (op != FT_MONGO_OP_MSG && op != FT_MONGO_OP_REPLY && op != FT_MONGO_OP_COMPRESSED)
+		return 0;
+	*stream = ft_le32(b, 8);
+	*status = 0;
+	return 1;
+}
+
+/* ---- Memcached (text protocol) ---- */
+
+static __always_inline int ft_memcached_request(const __u8 *b, __u32 len)
+{
+	return FT_STARTS(b, len, "get ") || FT_STARTS(b, len, "gets ") || FT_STARTS(b, len, "set ") ||
+	       FT_STARTS(b, len, "add ") || FT_STARTS(b, len, "replace ") || FT_STARTS(b, len, "append ") ||
+	       FT_STARTS(b, len, "prepend ") || FT_STARTS(b, len, "cas ") || FT_STARTS(b, len, "delete ") ||
+	       FT_STARTS(b, len, "incr ") || FT_STARTS(b, len, "decr ") || FT_STARTS(b, len, "touch ") ||
+	       FT_STARTS(b, len, "gat ") || FT_STARTS(b, len, "gats ");
+}
+
+static __always_inline int ft_memcached_response(const __u8 *b, __u32 len, __u32 *status)
+{
+	*status = 0;
+	if (FT_STARTS(b, len, "VALUE ") || FT_STARTS(b, len, "END\r\n") || FT_STARTS(b, len, "STORED\r\n") ||
+	    FT_STARTS(b, len, "NOT_STORED") || FT_STARTS(b, len, "EXISTS") || FT_STARTS(b, len, "NOT_FOUND") ||
+	    FT_STARTS(b, len, "DELETED") || FT_STARTS(b, len, "TOUCHED") || (len > 0 && ft_is_digit(b[0])))
+		return 1;
+	if (FT_STARTS(b, len, "ERROR") || FT_STARTS(b, len, "CLIENT_ERROR") || FT_STARTS(b, len, "SERVER_ERROR")) {
+		*status = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- Kafka: length, api_key, api_version, correlation_id, client_id ---- */
+
+static __always_inline int ft_kafka_request(const __u8 *b, __u32 len, __u32 size, __u64 *stream)
+{
+	if (len < 14 || ft_be32(b, 0) + 4 != size)
+		return 0;
+	__u32 api_key = ft_be16(b, 4);
+	__u32 api_version = ft_be16(b, 6);
+	__u32 correlation = ft_be32(b, 8);
+	__u32 client_id_len = ft_be16(b, 12);
+	if (api_key > 80 || api_version > 20 || (correlation & 0x80000000))
+		return 0;
+	if (client_id_len != 0xffff && client_id_len + 14 > size)
+		return 0;
+	*stream = correlation;
+	return 1;
+}
+
+static __always_inline int ft_kafka_response(const __u8 *b, __u32 len, __u32 size, __u64 *stream, __u32 *status)
+{
+	if (len < 8 || ft_be32(b, 0) + 4 < size)
+		return 0;
+	*stream = ft_be32(b, 4);
+	*status = 0;
+	return 1;
+}
+
+/* ---- Cassandra (CQL native protocol v3-v5) ---- */
+
+static __always_inline int ft_cassandra_request(const __u8 *b, __u32 len, __u32 size, __u64 *stream)
+{
+	if (len < 9 || b[0] < 0x03 || b[0] > 0x05 || b[1] > 0x1f)
+		return 0;
+	switch (b[4]) {
+	case 0x01: case 0x05: case 0x07: case 0x09: case 0x0a: case 0x0b: case 0x0d: case 0x0f:
+		break;
+	default:
+		return 0;
+	}
+	if (ft_be32(b, 5) + 9 > size)
+		return 0;
+	*stream = ft_be16(b, 2);
+	return 1;
+}
+
+static __always_inline int ft_cassandra_response(const __u8 *b, __u32 len, __u64 *stream, __u32 *status)
+{
+	if (len < 9 || b[0] < 0x83 || b[0] > 0x85)
+		return 0;
+	if (b[4] > 0x10)
+		return 0;
+	*stream = ft_be16(b, 2);
+	*status = b[4] == 0x00 ? 1 : 0; /* ERROR */
+	return 1;
+}
+
+/* ---- DNS over UDP: one question, the id pairs a reply with its query ---- */
+
+static __always_inline int ft_dns_request(const __u8 *b, __u32 len, __u32 size, __u64 *stream)
+{
+	if (len < 12 || size > 4096)
+		return 0;
+	if ((b[2] & 0x80) || ((b[2] >> 3) & 0xf) != 0) /* QR = query, OPCODE = QUERY */
+		return 0;
+	if (ft_be16(b, 4) != 1 || ft_be16(b, 6) != 0 || ft_be16(b, 8) != 0 || ft_be16(b, 10) > 1)
+		return 0;
+	*stream = ft_be16(b, 0);
+	return 1;
+}
+
+static __always_inline int ft_dns_response(const __u8 *b, __u32 len, __u64 *stream, __u32 *status)
+{
+	if (len < 12 || !(b[2] & 0x80) || ft_be16(b, 4) != 1)
+		return 0;
+	*stream = ft_be16(b, 0);
+	*status = b[3] & 0xf; /* RCODE */
+	return 1;
+}
+
+/* ---- dispatch ---- */
+
+/* The protocol of a request, or FT_PROTO_UNKNOWN. `prev` is what this socket spoke last. */
+static __always_inline __u32 ft_detect_request(const __u8 *b, __u32 len, __u32 size, __u8 transport, __u32 prev,
+					       __u64 *stream)
+{
+	*stream = 0;
+	if (transport == FT_IPPROTO_UDP)
+		return ft_dns_request(b, len, size, stream) ? FT_PROTO_DNS : FT_PROTO_UNKNOWN;
+	if (ft_http1_request(b, len))
+		return FT_PROTO_HTTP;
+	if (ft_http2_request(b, len, prev, stream))
+		return FT_PROTO_HTTP2;
+	if (ft_redis_request(b, len))
+		return FT_PROTO_REDIS;
+	if (ft_memcached_request(b, len))
+		return FT_PROTO_MEMCACHED;
+	if (ft_postgres_request(b, len, size))
+		return FT_PROTO_POSTGRES;
+	if (ft_mysql_request(b, len, size))
+		return FT_PROTO_MYSQL;
+	if (ft_mongo_request(b, len, size, stream))
+		return FT_PROTO_MONGO;
+	if (ft_cassandra_request(b, len, size, stream))
+		return FT_PROTO_CASSANDRA;
+	if (ft_kafka_request(b, len, size, stream))
+		return FT_PROTO_KAFKA;
+	*stream = 0;
+	return FT_PROTO_UNKNOWN;
+}
+
+/* Whether these bytes are a response of `proto`; sets its stream id and status. */
+static __always_inline int ft_parse_response(__u32 proto, const __u8 *b, __u32 len, __u32 size, __u64 *stream,
+					     __u32 *status)
+{
+	*stream = 0;
+	*status = 0;
+	switch (proto) {
+	case FT_PROTO_HTTP:
+		return ft_http1_response(b, len, status);
+	case FT_PROTO_HTTP2:
+		return ft_http2_response(b, len, stream, status);
+	case FT_PROTO_POSTGRES:
+		return ft_postgres_response(b, len, status);
+	case FT_PROTO_MYSQL:
+		return ft_mysql_response(b, len, status);
+	case FT_PROTO_REDIS:
+		return ft_redis_response(b, len, status);
+	case FT_PROTO_MONGO:
+		return ft_mongo_response(b, len, stream, status);
+	case FT_PROTO_MEMCACHED:
+		return ft_memcached_response(b, len, status);
+	case FT_PROTO_KAFKA:
+		return ft_kafka_response(b, len, size, stream, status);
+	case FT_PROTO_CASSANDRA:
+		return ft_cassandra_response(b, len, stream, status);
+	case FT_PROTO_DNS:
+		return ft_dns_response(b, len, stream, status);
+	}
+	return 0;
+}
+
+#endif

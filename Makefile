@@ -11,21 +11,29 @@ BENCH_ARGS ?=
 TEST_FUZZ_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
 
-.PHONY: all build run run-release setup test fmt fmt-check clippy bench fuzz reliability
+.PHONY: all build build-deps run run-release setup test fmt fmt-check clippy bench bench-ebpf fuzz reliability servers-start servers-stop
+
+# Real servers the tests talk to on loopback (scripts/servers.sh): the ebpf receiver's tests watch
+# psql, redis-cli and DNS queries reach them.
+TEST_SERVERS ?= postgres redis dnsmasq
 
 all: build
 
-build:
+# clang and libbpf's headers compile the ebpf receiver's kernel programs in every build.
+build-deps:
+	./scripts/setup.sh build
+
+build: build-deps
 	$(CARGO) build --workspace --bins
 
 # A debug build: after a change it rebuilds in seconds where the release profile (thin LTO) takes
 # minutes on two cores, and the default config (OTLP in -> batch -> debug) needs no speed.
 # `make run-release` runs the optimised binary, as `make bench` measures it.
-run:
+run: build-deps
 	$(CARGO) build -p ferrotel
 	./target/debug/ferrotel $(ARGS)
 
-run-release:
+run-release: build-deps
 	$(CARGO) build --release -p ferrotel
 	./target/release/ferrotel $(ARGS)
 
@@ -33,13 +41,15 @@ setup:
 	./scripts/setup.sh
 
 # What CI runs (.ci/run): formatting, lints, a build of every binary (the process tests start
-# target/debug/ferrotel), every test in the workspace (the reliability suite in its short form
-# among them), then every fuzz target for a bounded time from its committed corpus.
+# target/debug/ferrotel), the real servers started, every test in the workspace (the reliability
+# suite in its short form and the ebpf receiver against the real kernel among them), the servers
+# stopped (also when a test failed), then every fuzz target for a bounded time from its corpus.
 test: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	./scripts/servers.sh start $(TEST_SERVERS)
+	$(CARGO) test --workspace; status=$$?; ./scripts/servers.sh stop $(TEST_SERVERS); exit $$status
 	FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) ./scripts/fuzz.sh
 
 # Coverage-guided fuzzing (libFuzzer on stable rustc), FUZZ_SECONDS per target.
@@ -59,6 +69,16 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+servers-start:
+	./scripts/servers.sh start $(TEST_SERVERS)
+
+servers-stop:
+	./scripts/servers.sh stop $(TEST_SERVERS)
+
+# The ebpf receiver's overhead: nginx under wrk without and with the receiver attached (release).
+bench-ebpf: build-deps
+	./scripts/bench-ebpf.sh $(BENCH_ARGS)
 
 # Relay benchmark, ferrotel against rotel: release builds, table in target/bench/relay.txt.
 bench: setup

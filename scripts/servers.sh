@@ -37,15 +37,22 @@ fail() {
     exit 1
 }
 
-# wait_for SECONDS LOG DESCRIPTION CMD...: polls CMD every 0.2 s; every wait is bounded.
+# wait_for SECONDS LOG DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds. CMD exiting 2
+# means the server died, so there is no point waiting out the rest. Each probe must bound itself
+# (timeout, -m, settimeout): something else holding the port may accept and never answer.
 wait_for() {
-    local secs=$1 log=$2 what=$3; shift 3
-    local tries=$((secs * 5))
-    until "$@" >/dev/null 2>&1; do
-        ((--tries > 0)) || fail "$what: not ready after ${secs}s" "$log"
+    local secs=$1 log=$2 what=$3 rc; shift 3
+    local end=$((SECONDS + secs))
+    while true; do
+        "$@" >/dev/null 2>&1 && return 0 || rc=$?
+        ((rc != 2)) || fail "$what: the server exited" "$log"
+        ((SECONDS < end)) || fail "$what: not ready after ${secs}s" "$log"
         sleep 0.2
     done
 }
+
+# After a probe succeeded: the answer may have come from a stranger on our port, not our server.
+ours() { pid_alive "$2" || fail "$1: our process is gone; is another server on its port?" "$3"; }
 
 # A pid file alone proves nothing after a crash or reboot; the process must exist too.
 pid_alive() { local pid; pid=$(cat "$1" 2>/dev/null) && [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; }
@@ -82,7 +89,7 @@ install_missing() {
 # ---- postgres -------------------------------------------------------------------------------------
 pg_ctl() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$P/data" "$@"; }
 pg_up() { [[ -f $P/data/PG_VERSION ]] && pg_ctl status >/dev/null 2>&1; }
-pg_sql() { PGPASSWORD=$PASS PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -p 15432 -U postgres -d postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
+pg_sql() { PGCONNECT_TIMEOUT=10 PGPASSWORD=$PASS PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -p 15432 -U postgres -d postgres -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
 start_postgres() {
     if pg_up; then say "postgres already running"; return; fi
@@ -118,6 +125,11 @@ stop_postgres() {
 }
 
 # ---- mariadb --------------------------------------------------------------------------------------
+# ping exits 0 even on "access denied", so it also works once the password is set.
+my_ping() {
+    kill -0 "$my_pid" 2>/dev/null || return 2
+    timeout 5 mariadb-admin --no-defaults -h127.0.0.1 -P13306 -uroot --connect-timeout=2 ping
+}
 start_mariadb() {
     if pid_alive "$M/pid"; then say "mariadb already running"; return; fi
     if [[ ! -f $M/initialised ]]; then
@@ -128,12 +140,12 @@ start_mariadb() {
         touch "$M/initialised"
     fi
     # setsid + nohup: the server must outlive this script and the terminal or CI step that ran it.
+    # A background job of a script is no group leader, so setsid execs in place: $! is mariadbd.
     setsid nohup /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$M/data" --socket="$M/s.sock" \
         --port=13306 --bind-address=127.0.0.1 --pid-file="$M/pid" --log-error="$M/err.log" \
         --performance_schema=ON --skip-name-resolve >"$M/stdout.log" 2>&1 </dev/null &
-    # ping exits 0 even on "access denied", so it also works once the password is set.
-    wait_for 60 "$M/err.log" "mariadb: ping on 127.0.0.1:13306" \
-        mariadb-admin --no-defaults -h127.0.0.1 -P13306 -uroot ping
+    my_pid=$!
+    wait_for 60 "$M/err.log" "mariadb: ping on 127.0.0.1:13306" my_ping
     # Fresh install-db accounts have no password. Set it once, over the socket (which matches
     # root@localhost whatever exists for TCP), and create root@127.0.0.1 because with
     # --skip-name-resolve a TCP client from 127.0.0.1 never matches 'localhost'.
@@ -149,8 +161,8 @@ EOF
 stop_mariadb() { stop_pid mariadb "$M/pid"; }
 
 # ---- redis ----------------------------------------------------------------------------------------
-redis_shutdown() { redis-cli -h 127.0.0.1 -p 16379 shutdown nosave; }   # ignores stop_pid's pid arg
-redis_pong() { [[ $(redis-cli -h 127.0.0.1 -p 16379 ping 2>/dev/null) == PONG ]]; }
+redis_shutdown() { timeout 10 redis-cli -h 127.0.0.1 -p 16379 shutdown nosave; }   # ignores pid arg
+redis_pong() { [[ $(timeout 2 redis-cli -h 127.0.0.1 -p 16379 ping 2>/dev/null) == PONG ]]; }
 
 start_redis() {
     if pid_alive "$D/redis.pid"; then say "redis already running"; return; fi
@@ -160,6 +172,7 @@ start_redis() {
         --pidfile "$D/redis.pid" --dir "$D" --logfile "$D/redis.log" >/dev/null \
         || fail "redis: redis-server failed" "$D/redis.log"
     wait_for 30 "$D/redis.log" "redis: ping on 127.0.0.1:16379" redis_pong
+    ours redis "$D/redis.pid" "$D/redis.log"
     say "redis listening on 127.0.0.1:16379 (no auth)"
 }
 stop_redis() { stop_pid redis "$D/redis.pid" redis_shutdown; }
@@ -197,7 +210,8 @@ EOF
     chmod -R a+rX "$N/www"
     nginx_cmd -q -t || fail "nginx: invalid config $N/nginx.conf" "$N/error.log"
     nginx_cmd || fail "nginx: start failed" "$N/error.log"
-    wait_for 30 "$N/error.log" "nginx: GET http://127.0.0.1:18080/" curl -fsS -o /dev/null http://127.0.0.1:18080/
+    wait_for 30 "$N/error.log" "nginx: GET http://127.0.0.1:18080/" curl -fsS -m 2 -o /dev/null http://127.0.0.1:18080/
+    ours nginx "$N/nginx.pid" "$N/error.log"
     say "nginx listening on http://127.0.0.1:18080/ (index.html $(wc -c < "$N/www/index.html") bytes, /status404 -> 404)"
 }
 stop_nginx() { stop_pid nginx "$N/nginx.pid" nginx_stop; }
@@ -233,6 +247,7 @@ start_dnsmasq() {
         --address=/ferrotel-test.example/127.0.0.77 --local=/ferrotel-test.example/ --address=/#/ 2>>"$D/dnsmasq.log" \
         || fail "dnsmasq: start failed" "$D/dnsmasq.log"
     wait_for 30 "$D/dnsmasq.log" "dnsmasq: A foo.ferrotel-test.example on 127.0.0.1:15353" dns_ready
+    ours dnsmasq "$D/dnsmasq.pid" "$D/dnsmasq.log"
     say "dnsmasq listening on 127.0.0.1:15353 udp+tcp (*.ferrotel-test.example A 127.0.0.77, else NXDOMAIN)"
 }
 stop_dnsmasq() { stop_pid dnsmasq "$D/dnsmasq.pid"; }

@@ -1,9 +1,34 @@
 #!/usr/bin/env bash
-# Installs what the tests and the benchmark need beyond the Rust toolchain: a Python venv at
-# <repo>/.venv with the packages pinned in integration-tests/python/requirements.txt.
-# Idempotent: does nothing when the venv already matches the requirements file.
+# Installs what building, the tests and the benchmark need beyond the Rust toolchain:
+# - for every build: clang and libbpf's headers, which compile the eBPF receiver's kernel programs;
+# - for the tests (not with `build`): a Python venv at <repo>/.venv with the packages pinned in
+#   integration-tests/python/requirements.txt.
+# Idempotent: does nothing when all of it is already there.
+#
+#   scripts/setup.sh          # everything
+#   scripts/setup.sh build    # what `cargo build` needs (make build / make run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+apt_install() {
+    echo "setup: installing $* (apt)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+build_packages=()
+if ! command -v clang-19 >/dev/null 2>&1 && [[ -z "${CLANG:-}" ]]; then
+    build_packages+=(clang-19)
+fi
+if [[ ! -f /usr/include/bpf/bpf_helpers.h ]]; then
+    build_packages+=(libbpf-dev)
+fi
+if [[ ${#build_packages[@]} -gt 0 ]]; then
+    apt_install "${build_packages[@]}"
+fi
+if [[ "${1:-}" == build ]]; then
+    exit 0
+fi
 
 venv=.venv
 requirements=integration-tests/python/requirements.txt
@@ -16,9 +41,7 @@ fi
 
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     # Debian's python3 splits venv/ensurepip into python3-venv.
-    echo "setup: installing python3-venv" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    apt_install python3-venv
 fi
 
 if [[ ! -x "$venv/bin/python" ]]; then

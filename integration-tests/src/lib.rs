@@ -4,6 +4,7 @@
 pub mod bench_report;
 pub mod codec;
 pub mod loadgen;
+pub mod otlp_query;
 pub mod procs;
 pub mod recorder;
 pub mod reliability;

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod config;
+pub mod detect;
 pub mod events;
 pub mod factory;
 pub mod loader;

@@ -1,0 +1,70 @@
+//! The kernel's protocol detectors (`ebpf/protocols.h`), compiled for the host by build.rs: the
+//! unit tests run the very C the BPF programs run.
+
+use crate::events::{Protocol, TRANSPORT_TCP, TRANSPORT_UDP};
+
+unsafe extern "C" {
+    fn ft_host_detect_request(
+        b: *const u8,
+        len: u32,
+        size: u32,
+        transport: u8,
+        prev: u32,
+        stream: *mut u64,
+    ) -> u32;
+    fn ft_host_parse_response(
+        proto: u32,
+        b: *const u8,
+        len: u32,
+        size: u32,
+        stream: *mut u64,
+        status: *mut u32,
+    ) -> i32;
+}
+
+fn raw(protocol: Option<Protocol>) -> u32 {
+    match protocol {
+        None => 0,
+        Some(p) => (1..=10)
+            .find(|&raw| Protocol::from_raw(raw) == Some(p))
+            .unwrap_or(0),
+    }
+}
+
+/// What the kernel makes of a buffer written (client) or read (server) as a request: its
+/// protocol and stream id. `prev` is what the socket spoke before.
+pub fn request(bytes: &[u8], udp: bool, prev: Option<Protocol>) -> Option<(Protocol, u64)> {
+    let mut stream = 0u64;
+    let transport = if udp { TRANSPORT_UDP } else { TRANSPORT_TCP };
+    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    // SAFETY: the C reads at most `len` bytes of `bytes` and writes one u64 through `stream`.
+    let proto = unsafe {
+        ft_host_detect_request(
+            bytes.as_ptr(),
+            len,
+            bytes.len() as u32,
+            transport,
+            raw(prev),
+            &mut stream,
+        )
+    };
+    Protocol::from_raw(proto).map(|p| (p, stream))
+}
+
+/// Whether a buffer is a response of `protocol`: its stream id and status.
+pub fn response(protocol: Protocol, bytes: &[u8]) -> Option<(u64, u32)> {
+    let (mut stream, mut status) = (0u64, 0u32);
+    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    // SAFETY: as in `request`; `status` is one u32.
+    let found = unsafe {
+        ft_host_parse_response(
+            raw(Some(protocol)),
+            bytes.as_ptr(),
+            len,
+            bytes.len() as u32,
+            &mut stream,
+            &mut status,
+        )
+    };
+    (found != 0).then_some((stream, status))
+}

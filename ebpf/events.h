@@ -124,6 +124,7 @@ enum ft_counter {
 	FT_CNT_RINGBUF_LOST = 0,     /* a record that found the ring buffer full */
 	FT_CNT_SOCKETS_FULL = 1,     /* a socket that could not be tracked */
 	FT_CNT_REQUESTS_FULL = 2,    /* a request that could not be kept for pairing */
+	FT_CNT_PENDING_FULL = 3,     /* a syscall, connect or disk request not followed to its end */
 	FT_CNT_MAX = 4,
 };
 

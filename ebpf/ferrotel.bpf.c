@@ -274,7 +274,8 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	if (is_self(id))
 		return 0;
 	struct ft_pending_connect p = {.fd = ctx->args[0], .addr = ctx->args[1], .start_ns = bpf_ktime_get_ns()};
-	bpf_map_update_elem(&pending_connect, &id, &p, BPF_ANY);
+	if (bpf_map_update_elem(&pending_connect, &id, &p, BPF_ANY))
+		count(FT_CNT_PENDING_FULL);
 	return 0;
 }
 

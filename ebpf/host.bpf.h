@@ -19,7 +19,8 @@ int block_rq_issue(struct trace_event_raw_block_rq *ctx)
 	}
 	if (!start.op || start.bytes == 0)
 		return 0; /* flushes and other zero-length requests */
-	bpf_map_update_elem(&disk_pending, &key, &start, BPF_ANY);
+	if (bpf_map_update_elem(&disk_pending, &key, &start, BPF_ANY))
+		count(FT_CNT_PENDING_FULL);
 	return 0;
 }
 

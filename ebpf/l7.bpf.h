@@ -20,7 +20,8 @@ static __always_inline int enter_io(struct trace_event_raw_sys_enter *ctx, __u32
 	struct ft_pending_io p = {.fd = fd, .buf = ctx->args[1], .kind = kind, .out = out, .socket_call = socket_call};
 	if (kind == FT_IO_BUF && socket_call && out)
 		p.addr = ctx->args[4];
-	bpf_map_update_elem(&pending_io, &id, &p, BPF_ANY);
+	if (bpf_map_update_elem(&pending_io, &id, &p, BPF_ANY))
+		count(FT_CNT_PENDING_FULL);
 	return 0;
 }
 

@@ -39,7 +39,11 @@ fn the_embedded_default_config_accepts_the_python_sdk() {
     // 2 spans per run; the debug exporter prints them once the batch processor lets them go.
     let accepted = wait_for(Duration::from_secs(10), || {
         let (_, text) = http_get(metrics, "/metrics").ok()?;
-        let accepted = common::metric_sum(&text, "otelcol_receiver_accepted_spans_total", &[]);
+        let accepted = common::metric_sum(
+            &text,
+            "otelcol_receiver_accepted_spans_total",
+            &[("receiver", "otlp")],
+        );
         (accepted >= 4.0).then_some(accepted)
     });
     assert_eq!(
@@ -53,6 +57,22 @@ fn the_embedded_default_config_accepts_the_python_sdk() {
     assert!(
         printed.is_some(),
         "the debug exporter printed nothing about spans:\n{}",
+        ferrotel.output()
+    );
+    // as root (CI), the ebpf receiver of the default config reports this host's metrics too
+    let ebpf_points = wait_for(Duration::from_secs(30), || {
+        let (_, text) = http_get(metrics, "/metrics").ok()?;
+        let labels = [("receiver", "ebpf")];
+        let points = common::metric_sum(
+            &text,
+            "otelcol_receiver_accepted_metric_points_total",
+            &labels,
+        );
+        (points > 0.0).then_some(points)
+    });
+    assert!(
+        ebpf_points.is_some(),
+        "no metric points from the ebpf receiver in 30 s:\n{}",
         ferrotel.output()
     );
     ferrotel.assert_running();

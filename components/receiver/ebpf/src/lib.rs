@@ -2,6 +2,8 @@
 //! from kernel tracepoints (see the crate's README for what it emits and `ebpf/` for the kernel side).
 
 pub mod aggregate;
+#[cfg(test)]
+mod aggregate_tests;
 pub mod config;
 pub mod detect;
 pub mod events;

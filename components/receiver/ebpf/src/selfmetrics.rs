@@ -13,17 +13,18 @@ use crate::aggregate::Aggregator;
 type Labels = Vec<(String, String)>;
 
 /// Indexes of `enum ft_counter` in events.h, with the reason label each is reported under.
-const KERNEL: [(u32, &str); 3] = [
+const KERNEL: [(u32, &str); 4] = [
     (0, "ring_buffer_full"),
     (1, "sockets_map_full"),
     (2, "requests_map_full"),
+    (3, "pending_map_full"),
 ];
 
 pub struct KernelCounters {
     map: PerCpuArray<MapData, u64>,
     lost: Family<Labels, Counter>,
     receiver: String,
-    seen: [u64; 3],
+    seen: [u64; 4],
     seen_user: [u64; 3],
 }
 
@@ -39,7 +40,7 @@ impl KernelCounters {
             map,
             lost,
             receiver: set.id.to_string(),
-            seen: [0; 3],
+            seen: [0; 4],
             seen_user: [0; 3],
         }
     }

@@ -1,0 +1,174 @@
+//! The aggregator on synthetic kernel records: filters, metrics, spans and what payload leaves.
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::metric;
+
+use crate::aggregate::Aggregator;
+use crate::config::Config;
+use crate::events::*;
+use crate::procinfo::ProcessInfo;
+
+fn zeroed<T>() -> T {
+    // SAFETY: only used for the #[repr(C)] integer-and-array records of events.rs.
+    unsafe { std::mem::zeroed() }
+}
+
+fn tuple(dport: u16) -> Tuple {
+    let mut t: Tuple = zeroed();
+    t.family = 2;
+    t.saddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    t.daddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    t.sport = 40000;
+    t.dport = dport;
+    t.transport = TRANSPORT_TCP;
+    t
+}
+
+fn aggregator(config: Config) -> Aggregator {
+    // a /proc with nothing in it: every pid falls back to the kernel's comm
+    Aggregator::new(Arc::new(config), "/nonexistent-proc")
+}
+
+fn comm(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..name.len()].copy_from_slice(name.as_bytes());
+    out
+}
+
+fn l7(status: u32) -> Record {
+    let mut header: L7Header = zeroed();
+    header.kind = EV_L7;
+    header.tgid = 42;
+    header.protocol = 1;
+    header.status = status;
+    header.role = ROLE_CLIENT;
+    header.duration_ns = 2_000_000;
+    header.ts_ns = 10_000_000;
+    header.tuple = tuple(8080);
+    header.comm = comm("curl");
+    Record::L7(L7Event {
+        header,
+        request: b"GET /secret?token=abc HTTP/1.1\r\n".to_vec(),
+        response: b"HTTP/1.1 500 Oops\r\n".to_vec(),
+    })
+}
+
+fn value(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .map(|v| format!("{:?}", v.value))
+}
+
+#[test]
+fn include_and_exclude_filters() {
+    let process = ProcessInfo {
+        pid: 1,
+        executable_name: "nginx".into(),
+        cgroup_path: "/system.slice/nginx.service".into(),
+        ..Default::default()
+    };
+    let mut config = Config::default();
+    assert!(aggregator(config.clone()).allowed(&process, &[80]));
+    config.include.ports = vec![443];
+    assert!(!aggregator(config.clone()).allowed(&process, &[80]));
+    assert!(aggregator(config.clone()).allowed(&process, &[443, 5000]));
+    config.include.ports.clear();
+    config.include.cgroup_paths = vec!["/system.slice/".into()];
+    assert!(aggregator(config.clone()).allowed(&process, &[80]));
+    config.exclude.process_names = vec!["nginx".into()];
+    assert!(!aggregator(config.clone()).allowed(&process, &[80]));
+    config.exclude.process_names.clear();
+    config.exclude.ports = vec![80];
+    assert!(!aggregator(config).allowed(&process, &[80]));
+}
+
+#[test]
+fn a_refused_connect_counts_an_attempt_and_a_failure_by_errno() {
+    let mut agg = aggregator(Config::default());
+    let mut e: Event = zeroed();
+    e.kind = EV_CONNECT_FAILED;
+    e.tgid = 7;
+    e.error = 111;
+    e.tuple = tuple(5432);
+    e.comm = comm("psql");
+    agg.observe(Record::Event(e));
+    let host = agg.host.clone();
+    let out = agg.metrics.collect(0, 1, &host);
+    assert_eq!(out.len(), 1);
+    let resource = &out[0].resource.as_ref().unwrap().attributes;
+    assert!(
+        value(resource, "process.executable.name")
+            .unwrap()
+            .contains("psql")
+    );
+    let metrics = &out[0].scope_metrics[0].metrics;
+    let failures = metrics
+        .iter()
+        .find(|m| m.name == "tcp.connection.failures")
+        .unwrap();
+    let Some(metric::Data::Sum(sum)) = &failures.data else {
+        panic!("not a sum")
+    };
+    let attrs = &sum.data_points[0].attributes;
+    assert!(value(attrs, "error.type").unwrap().contains("ECONNREFUSED"));
+    assert!(value(attrs, "destination.port").unwrap().contains("5432"));
+    assert!(metrics.iter().any(|m| m.name == "tcp.connection.attempts"));
+    assert!(!metrics.iter().any(|m| m.name == "tcp.connection.successes"));
+}
+
+#[test]
+fn payloads_leave_only_when_asked_and_sampling_spares_the_metrics() {
+    let mut agg = aggregator(Config::default());
+    agg.observe(l7(500));
+    let spans = agg.take_spans();
+    let span = &spans[0].scope_spans[0].spans[0];
+    assert!(value(&span.attributes, "l7.request.payload").is_none());
+    assert!(
+        value(&span.attributes, "l7.status")
+            .unwrap()
+            .contains("500")
+    );
+    assert_eq!(
+        span.end_time_unix_nano - span.start_time_unix_nano,
+        2_000_000
+    );
+    assert_eq!(
+        span.status.as_ref().map(|s| s.code),
+        Some(2),
+        "a 500 is an error"
+    );
+
+    let mut config = Config::default();
+    config.l7.export_payload = true;
+    let mut agg = aggregator(config);
+    agg.observe(l7(200));
+    let spans = agg.take_spans();
+    let span = &spans[0].scope_spans[0].spans[0];
+    assert!(value(&span.attributes, "l7.request.payload").is_some());
+    assert!(span.status.is_none());
+
+    let mut config = Config::default();
+    config.l7.sampling_ratio = 0.0;
+    let mut agg = aggregator(config);
+    agg.observe(l7(200));
+    agg.observe(l7(200));
+    assert!(agg.take_spans().is_empty());
+    let host = agg.host.clone();
+    let out = agg.metrics.collect(0, 1, &host);
+    let requests = out[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == "l7.requests")
+        .unwrap();
+    let Some(metric::Data::Sum(sum)) = &requests.data else {
+        panic!("not a sum")
+    };
+    assert_eq!(
+        sum.data_points[0].value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(2))
+    );
+}

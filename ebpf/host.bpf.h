@@ -1,14 +1,38 @@
 /* Disk I/O and process lifecycle. Included by ferrotel.bpf.c. */
 
+/* Who submitted the bio that starts at (dev, sector): requests are often issued later from a
+ * kernel worker, so the submitter is taken here, in its own context. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ft_disk_key);
+	__type(value, __u32);
+} disk_submitter SEC(".maps");
+
+SEC("tracepoint/block/block_bio_queue")
+int block_bio_queue(struct trace_event_raw_block_bio *ctx)
+{
+	struct ft_disk_key key = {.dev = ctx->dev, .sector = ctx->sector};
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_map_update_elem(&disk_submitter, &key, &tgid, BPF_ANY);
+	return 0;
+}
+
 SEC("tracepoint/block/block_rq_issue")
 int block_rq_issue(struct trace_event_raw_block_rq *ctx)
 {
 	struct ft_disk_key key = {.dev = ctx->dev, .sector = ctx->sector};
+	/* a requeued request is issued again, often from a kernel worker: keep its first issue */
+	if (bpf_map_lookup_elem(&disk_pending, &key))
+		return 0;
 	struct ft_disk_start start = {
 		.start_ns = bpf_ktime_get_ns(),
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 		.bytes = ctx->bytes,
 	};
+	__u32 *submitter = bpf_map_lookup_elem(&disk_submitter, &key);
+	if (submitter)
+		start.tgid = *submitter;
 	/* rwbs is e.g. "W", "WS", "FWS", "R", "RA", "D": the first of R/W/D names the operation */
 	char rwbs[3] = {ctx->rwbs[0], ctx->rwbs[1], ctx->rwbs[2]};
 	for (int i = 0; i < 3; i++) {

@@ -105,6 +105,13 @@ struct trace_event_raw_block_rq {
 	char rwbs[10];
 };
 
+struct trace_event_raw_block_bio {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+};
+
 struct trace_event_raw_block_rq_completion {
 	struct trace_entry ent;
 	dev_t dev;

@@ -41,6 +41,7 @@ pub const PROGRAMS: &[(&str, &str, &str)] = &[
     ("io", "syscalls", "sys_exit_recvmmsg"),
     ("io", "syscalls", "sys_enter_sendmmsg"),
     ("io", "syscalls", "sys_exit_sendmmsg"),
+    ("disk", "block", "block_bio_queue"),
     ("disk", "block", "block_rq_issue"),
     ("disk", "block", "block_rq_complete"),
     ("process", "sched", "sched_process_exec"),

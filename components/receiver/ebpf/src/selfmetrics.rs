@@ -20,6 +20,8 @@ const KERNEL: [(u32, &str); 4] = [
     (3, "pending_map_full"),
 ];
 
+const USER: [&str; 3] = ["series_limit", "pending_spans_limit", "pending_logs_limit"];
+
 pub struct KernelCounters {
     map: PerCpuArray<MapData, u64>,
     lost: Family<Labels, Counter>,
@@ -36,23 +38,26 @@ impl KernelCounters {
             "Kernel events and user-space items the ebpf receiver could not keep, by reason",
             lost.clone(),
         );
-        KernelCounters {
+        let counters = KernelCounters {
             map,
             lost,
             receiver: set.id.to_string(),
             seen: [0; 4],
             seen_user: [0; 3],
+        };
+        // every reason is reported from the start, at 0: "nothing lost" is an answer too
+        for reason in KERNEL.iter().map(|(_, r)| *r).chain(USER) {
+            counters.inc(reason, 0);
         }
+        counters
     }
 
     fn inc(&self, reason: &str, by: u64) {
-        if by > 0 {
-            let labels = vec![
-                ("receiver".to_string(), self.receiver.clone()),
-                ("reason".to_string(), reason.to_string()),
-            ];
-            self.lost.get_or_create(&labels).inc_by(by);
-        }
+        let labels = vec![
+            ("receiver".to_string(), self.receiver.clone()),
+            ("reason".to_string(), reason.to_string()),
+        ];
+        self.lost.get_or_create(&labels).inc_by(by);
     }
 
     /// Adds what was lost since the last call.
@@ -66,14 +71,14 @@ impl KernelCounters {
             self.seen[slot] = total;
         }
         let aggregator = aggregator.lock().unwrap();
-        let user = [
-            ("series_limit", aggregator.metrics.dropped),
-            ("pending_spans_limit", aggregator.dropped_spans),
-            ("pending_logs_limit", aggregator.dropped_logs),
+        let totals = [
+            aggregator.metrics.dropped,
+            aggregator.dropped_spans,
+            aggregator.dropped_logs,
         ];
-        for (slot, (reason, total)) in user.iter().enumerate() {
+        for (slot, (reason, total)) in USER.iter().zip(totals).enumerate() {
             self.inc(reason, total.saturating_sub(self.seen_user[slot]));
-            self.seen_user[slot] = *total;
+            self.seen_user[slot] = total;
         }
     }
 }

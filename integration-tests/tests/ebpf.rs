@@ -470,6 +470,7 @@ fn direct_disk_writes_are_measured(p: &Pipeline) {
         )
         .filter(|&bytes| bytes >= 8.0 * 1024.0 * 1024.0)
     });
+    assert!(written <= 9.0 * 1024.0 * 1024.0, "{written}");
     let recorded = p.recorder.recorder.snapshot();
     let ops = max_value(
         &recorded,

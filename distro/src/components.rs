@@ -8,6 +8,10 @@ pub fn registry() -> Registry {
         receivers: vec![
             Arc::new(ferrotel_receiver_otlp::OtlpReceiverFactory),
             Arc::new(ferrotel_receiver_ebpf::EbpfReceiverFactory),
+            // receiver: postgresql
+            // receiver: mysql
+            // receiver: redis
+            // receiver: mongodb
         ],
         processors: vec![
             Arc::new(ferrotel_processor_batch::BatchProcessorFactory),

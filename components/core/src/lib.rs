@@ -9,6 +9,7 @@ pub mod exporterhelper;
 pub mod graph;
 pub mod otlp_json;
 pub mod process;
+pub mod scraperhelper;
 pub mod signal;
 pub mod storage;
 pub mod telemetry;

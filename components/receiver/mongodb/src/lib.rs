@@ -1,0 +1,1 @@
+//! The `mongodb` receiver (being written).

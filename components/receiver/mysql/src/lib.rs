@@ -1,0 +1,1 @@
+//! The `mysql` receiver (being written).

@@ -1,0 +1,1 @@
+//! The `postgresql` receiver (being written).

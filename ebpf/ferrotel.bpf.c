@@ -29,6 +29,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;
 const volatile __u32 capture_size = 1024;
 const volatile __u8 l7_enabled = 1;
+/* l7.export_payload: without it only DNS payloads (for the question name) reach user space */
+const volatile __u8 send_payload = 0;
+
+/* Bytes read from every buffer to detect a protocol and parse a response status. */
+#define FT_DETECT_BYTES 128
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -58,6 +58,29 @@ static __always_inline __u32 clamp_capture(__u64 n)
 	return n;
 }
 
+/* Whether the payloads go to user space: when spans carry them, and for DNS, whose question
+ * name is read there. */
+static __always_inline int payload_wanted(__u32 proto)
+{
+	return send_payload || proto == FT_PROTO_DNS;
+}
+
+/* Fills `buf` with the configured capture of the buffer at `src` (it holds the detection bytes). */
+static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 limit, __u32 proto)
+{
+	if (!payload_wanted(proto)) {
+		buf->len = 0;
+		return;
+	}
+	__u32 n = clamp_capture(limit);
+	if (n > FT_MAX_CAPTURE)
+		return;
+	if (n > buf->len && bpf_probe_read_user(buf->payload, n, (void *)src) == 0)
+		buf->len = n;
+	else if (n < buf->len)
+		buf->len = n;
+}
+
 static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u32 tgid, __u64 fd,
 					      struct ft_request_key *rkey, struct ft_request *req,
 					      struct ft_request *resp, __u32 resp_size, __u32 status)
@@ -95,7 +118,11 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u3
 	bpf_probe_read_kernel(e->payload + cap, resp_len, resp->payload);
 	e->response_len = resp_len;
 	bpf_map_delete_elem(&requests, rkey);
-	emit(e, FT_L7_HEADER_SIZE + cap + resp_len);
+	/* only what was captured is written: the request's bytes, then the response's at `cap` */
+	if (resp_len > 0)
+		emit(e, FT_L7_HEADER_SIZE + cap + resp_len);
+	else
+		emit(e, FT_L7_HEADER_SIZE + req_len);
 }
 
 static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
@@ -142,12 +169,9 @@ static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
 	__u64 src = first_buffer(&p, &limit);
 	if (!src)
 		return 0;
-	__u32 n = clamp_capture(limit);
-	/* detection needs a few bytes even with payload capture at 0 */
-	if (n < 16)
-		n = limit < 16 ? limit : 16;
-	if (n > FT_MAX_CAPTURE)
-		return 0;
+	/* the first bytes decide; the rest of the capture is read only for an exchange that will be
+	 * reported with its payload */
+	__u32 n = limit < FT_DETECT_BYTES ? limit : FT_DETECT_BYTES;
 	if (bpf_probe_read_user(buf->payload, n, (void *)src))
 		return 0;
 	buf->len = n;
@@ -170,9 +194,7 @@ static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
 				return 0; /* the preface alone */
 			buf->start_ns = bpf_ktime_get_ns();
 			buf->proto = proto;
-			/* with capture off, the detection bytes are not kept */
-			if (capture_size == 0)
-				buf->len = 0;
+			capture(buf, src, limit, proto);
 			if (bpf_map_update_elem(&requests, &rkey, buf, BPF_ANY))
 				count(FT_CNT_REQUESTS_FULL);
 			return 0;
@@ -188,8 +210,7 @@ static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
 	struct ft_request *req = bpf_map_lookup_elem(&requests, &rkey);
 	if (!req)
 		return 0;
-	if (capture_size == 0)
-		buf->len = 0;
+	capture(buf, src, limit, s->proto);
 	complete_exchange(s, key, tgid, p.fd, &rkey, req, buf, size, status);
 	return 0;
 }

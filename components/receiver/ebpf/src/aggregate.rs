@@ -32,6 +32,8 @@ pub struct Aggregator {
     /// Spans and log records dropped because the pipeline fell behind.
     pub dropped_spans: u64,
     pub dropped_logs: u64,
+    /// Whether any pipeline takes traces: without one, no span is built.
+    pub spans_wanted: bool,
     rng: rand::rngs::SmallRng,
 }
 
@@ -72,6 +74,7 @@ impl Aggregator {
             host: crate::otlp::host_attributes(),
             dropped_spans: 0,
             dropped_logs: 0,
+            spans_wanted: true,
             rng: rand::rngs::SmallRng::from_os_rng(),
         }
     }
@@ -246,6 +249,9 @@ impl Aggregator {
                 .record("l7.request.duration", p, attrs, seconds);
         }
         let ratio = self.config.l7.sampling_ratio;
+        if !self.spans_wanted {
+            return;
+        }
         if ratio < 1.0 && rand::Rng::random::<f64>(&mut self.rng) >= ratio {
             return;
         }

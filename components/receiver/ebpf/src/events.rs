@@ -218,7 +218,11 @@ impl Record {
                 let request_len = (header.request_len as usize).min(cap);
                 let response_len = (header.response_len as usize).min(MAX_CAPTURE);
                 let request = payload.get(..request_len)?.to_vec();
-                let response = payload.get(cap..cap + response_len)?.to_vec();
+                let response = if response_len == 0 {
+                    Vec::new()
+                } else {
+                    payload.get(cap..cap + response_len)?.to_vec()
+                };
                 Some(Record::L7(L7Event {
                     header,
                     request,

@@ -136,10 +136,12 @@ pub fn load(config: &Config) -> anyhow::Result<Loaded> {
     let self_tgid = std::process::id();
     let capture_size = config.l7.payload_size;
     let l7_enabled = u8::from(config.l7.enabled);
+    let send_payload = u8::from(config.l7.export_payload);
     let mut ebpf = EbpfLoader::new()
         .override_global("self_tgid", &self_tgid, true)
         .override_global("capture_size", &capture_size, true)
         .override_global("l7_enabled", &l7_enabled, true)
+        .override_global("send_payload", &send_payload, true)
         .map_max_entries("events", config.ring_buffer_size_mib << 20)
         .map_max_entries("requests", config.l7.max_pending_requests)
         .load(OBJECT)

@@ -74,7 +74,9 @@ impl Lifecycle for EbpfReceiver {
         // before dropping it: the fd stays open for as long as it is registered.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(std::io::Error::from)?;
-        let aggregator = Arc::new(Mutex::new(Aggregator::new(self.config.clone(), "/proc")));
+        let mut aggregator = Aggregator::new(self.config.clone(), "/proc");
+        aggregator.spans_wanted = self.next.get(Signal::Traces).is_some();
+        let aggregator = Arc::new(Mutex::new(aggregator));
         let kernel = KernelCounters::new(&self.set, counters);
         let (stop, stopped) = watch::channel(false);
         // the programs stay attached as long as `ebpf` lives: the reader task owns it
@@ -191,13 +193,7 @@ async fn send_spans_and_logs(
 ) {
     let (spans, logs) = {
         let mut aggregator = aggregator.lock().unwrap();
-        let spans = if next.get(Signal::Traces).is_some() {
-            aggregator.take_spans()
-        } else {
-            aggregator.take_spans();
-            Vec::new()
-        };
-        (spans, aggregator.take_logs())
+        (aggregator.take_spans(), aggregator.take_logs())
     };
     if !spans.is_empty() {
         let request = ExportTraceServiceRequest {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The ebpf receiver's overhead (`make bench-ebpf`): nginx (Debian) serves a small file on loopback
-# under wrk (Debian), flat out, in rounds that alternate "no receiver" and "receiver attached" (L7
-# capture on, spans and metrics exported over OTLP to ferrotel-sink). Prints req/s and p99 latency
-# of each, the loss, and ferrotel's CPU seconds per 100k requests and peak RSS, as a table (also
-# written to target/bench/ebpf.txt).
+# under wrk (Debian), flat out, in rounds of three runs: no receiver; the receiver with a span per
+# exchange and its metrics; the receiver with metrics only (every exchange still counted and timed)
+# — exported over OTLP to ferrotel-sink. Prints req/s and p99 latency of each, the loss, and
+# ferrotel's CPU seconds per 100k requests and peak RSS, as a table (also target/bench/ebpf.txt).
 #
 #   scripts/bench-ebpf.sh [--rounds N] [--duration SECONDS] [--connections N]
 set -euo pipefail
@@ -31,28 +31,20 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 url=http://127.0.0.1:18080/index.html
 
 "$bin/ferrotel-sink" --listen 127.0.0.1:14399 >"$work/sink.log" 2>&1 &
-cat >"$work/ebpf.yaml" <<YAML
-receivers:
-  ebpf:
-    l7:
-      payload_size: 1024
-exporters:
-  otlp:
-    endpoint: 127.0.0.1:14399
-    tls:
-      insecure: true
-processors:
-  batch:
-service:
-  pipelines:
-    traces:
-      receivers: [ebpf]
-      processors: [batch]
-      exporters: [otlp]
-    metrics:
-      receivers: [ebpf]
-      exporters: [otlp]
-YAML
+# $1: the pipelines the receiver feeds. "traces, metrics": a span per exchange and the metrics;
+# "metrics": the metrics alone (every exchange still counted and timed).
+write_config() {
+    {
+        printf 'receivers:\n  ebpf:\n    l7:\n      payload_size: 1024\n'
+        printf 'exporters:\n  otlp:\n    endpoint: 127.0.0.1:14399\n    tls:\n      insecure: true\n'
+        printf 'processors:\n  batch:\nservice:\n  pipelines:\n'
+        for signal in $1; do
+            printf '    %s:\n      receivers: [ebpf]\n      processors: [batch]\n      exporters: [otlp]\n' "$signal"
+        done
+    } >"$2"
+}
+write_config "traces metrics" "$work/spans.yaml"
+write_config "metrics" "$work/metrics.yaml"
 
 # wrk's "Requests/sec" and its 99th percentile latency in ms
 run_wrk() {
@@ -65,33 +57,44 @@ run_wrk() {
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-results=()
-for round in $(seq "$rounds"); do
-    read -r base_rps base_p99 < <(run_wrk)
-    "$bin/ferrotel" --config "$work/ebpf.yaml" >"$work/ferrotel.log" 2>&1 &
-    pid=$!
+# wrk with ferrotel running $1: "req/s p99 cpu-ticks peak-rss-kB"
+run_with() {
+    "$bin/ferrotel" --config "$1" >"$work/ferrotel.log" 2>&1 &
+    local pid=$!
     for _ in $(seq 100); do grep -q "ebpf programs attached" "$work/ferrotel.log" && break; sleep 0.1; done
-    grep -q "ebpf programs attached" "$work/ferrotel.log" || { cat "$work/ferrotel.log"; exit 1; }
+    grep -q "ebpf programs attached" "$work/ferrotel.log" || { cat "$work/ferrotel.log" >&2; exit 1; }
+    local before after rss rps p99
     before=$(cpu_ticks "$pid")
-    read -r with_rps with_p99 < <(run_wrk)
+    read -r rps p99 < <(run_wrk)
     after=$(cpu_ticks "$pid")
     rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
     kill -TERM "$pid"; wait "$pid" || true
-    results+=("$base_rps $base_p99 $with_rps $with_p99 $((after - before)) $rss")
-    echo "bench-ebpf: round $round: without ${base_rps} req/s p99 ${base_p99} ms, with ${with_rps} req/s p99 ${with_p99} ms" >&2
+    echo "$rps $p99 $((after - before)) $rss"
+}
+
+base=() spans=() metrics=()
+for round in $(seq "$rounds"); do
+    base+=("$(run_wrk)")
+    spans+=("$(run_with "$work/spans.yaml")")
+    metrics+=("$(run_with "$work/metrics.yaml")")
+    echo "bench-ebpf: round $round: without ${base[-1]%% *} req/s, spans+metrics ${spans[-1]%% *} req/s, metrics only ${metrics[-1]%% *} req/s" >&2
 done
 
+# the median round of each configuration, by req/s
+median() { printf '%s\n' "$@" | sort -n -k1 | sed -n "$(( ($# + 1) / 2 ))p"; }
 hz=$(getconf CLK_TCK)
-printf '%s\n' "${results[@]}" | sort -n -k3 | awk -v n="$rounds" -v hz="$hz" -v d="$duration" -v c="$connections" '
-    { rows[NR] = $0 }
-    END {
-        split(rows[int((n + 1) / 2)], r, " ")   # the median round by req/s with the receiver
-        base = r[1]; with = r[3]; cpu = r[5] / hz; requests = with * d
-        printf "nginx on loopback, wrk -t1 -c%d, %d s per run, median of %d rounds (by req/s with the receiver)\n\n", c, d, n
-        printf "| | req/s | p99 latency ms |\n|---|---:|---:|\n"
-        printf "| without the receiver | %.0f | %.2f |\n", base, r[2]
-        printf "| with the receiver (L7 capture on) | %.0f | %.2f |\n", with, r[4]
-        printf "| **loss** | **%.1f%%** | |\n\n", (base - with) / base * 100
-        printf "ferrotel: %.2f CPU-s per 100k requests, %.1f%% of one core per 10k req/s, peak RSS %.1f MB\n",
-            cpu / requests * 100000, cpu / d / (with / 10000) * 100, r[6] / 1024
-    }' | tee "$out/ebpf.txt"
+{
+    echo "nginx on loopback, wrk -t1 -c$connections, $duration s per run, median of $rounds rounds; ferrotel exports over OTLP (batch, gzip) to a sink"
+    echo
+    echo "| configuration | req/s | p99 ms | req/s lost | ferrotel CPU-s per 100k req | % of a core per 10k req/s | ferrotel peak RSS MB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    read -r brps bp99 < <(median "${base[@]}")
+    printf '| without the receiver | %.0f | %.2f | | | | |\n' "$brps" "$bp99"
+    for name in spans metrics; do
+        if [[ $name == spans ]]; then label="receiver: a span per exchange + metrics"; rows=("${spans[@]}"); else label="receiver: metrics only"; rows=("${metrics[@]}"); fi
+        read -r rps p99 ticks rss < <(median "${rows[@]}")
+        awk -v l="$label" -v r="$rps" -v p="$p99" -v t="$ticks" -v m="$rss" -v b="$brps" -v hz="$hz" -v d="$duration" 'BEGIN {
+            cpu = t / hz; req = r * d
+            printf "| %s | %.0f | %.2f | %.1f%% | %.2f | %.1f%% | %.1f |\n", l, r, p, (b - r) / b * 100, cpu / req * 100000, cpu / d / (r / 10000) * 100, m / 1024 }'
+    done
+} | tee "$out/ebpf.txt"

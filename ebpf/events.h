@@ -62,7 +62,7 @@ struct ft_tuple {
  * duration: connect time (CONNECT, CONNECT_FAILED), disk latency (DISK);
  * error: errno (CONNECT_FAILED, DISK), exit code (EXIT);
  * aux: device (DISK: major << 20 | minor, as the kernel's dev_t), TCP state (RETRANSMIT);
- * bytes: DISK size; sent/received: CLOSE totals. */
+ * bytes: DISK size, CLOSE the struct sock's address; sent/received: CLOSE totals. */
 struct ft_event {
 	__u32 type;
 	__u32 tgid;

@@ -270,6 +270,30 @@ static __always_inline void fill_event(struct ft_event *e, __u32 type, __u32 tgi
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
+/* Reports a followed socket's end with its byte counts and stops following it: on close(), or
+ * when TCP reaches CLOSE first (a process that exits without closing, a reset). */
+static __always_inline void forget_socket(__u64 key, struct ft_sock *s)
+{
+	if (s->tuple.transport == FT_IPPROTO_TCP) {
+		struct ft_event e = {};
+		e.type = FT_EV_CLOSE;
+		e.tgid = key >> 32;
+		e.fd = (__u32)key;
+		e.ts_ns = bpf_ktime_get_ns();
+		e.role = s->role;
+		e.bytes_sent = s->bytes_sent;
+		e.bytes_received = s->bytes_received;
+		e.bytes = s->sk; /* which socket, for user space's byte accounting */
+		e.tuple = s->tuple;
+		emit(&e, sizeof(e));
+	}
+	__u64 sk = s->sk;
+	bpf_map_delete_elem(&sock_owner, &sk);
+	struct ft_request_key rkey = {.sock_key = key};
+	bpf_map_delete_elem(&requests, &rkey);
+	bpf_map_delete_elem(&sockets, &key);
+}
+
 /* ---- connections ---- */
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -387,6 +411,15 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		if (type == FT_EV_CONNECT_FAILED)
 			e.error = BPF_CORE_READ((struct sock *)sk, sk_err);
 		bpf_map_delete_elem(&connecting, &sk);
+	} else if (new == TCP_CLOSE && old != TCP_LISTEN) {
+		__u64 *owner = bpf_map_lookup_elem(&sock_owner, &sk);
+		if (!owner)
+			return 0;
+		__u64 key = *owner;
+		struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
+		if (s && s->sk == sk)
+			forget_socket(key, s);
+		return 0;
 	} else if (new == TCP_LISTEN || old == TCP_LISTEN) {
 		if (is_self(id))
 			return 0;
@@ -433,24 +466,10 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 fd = ctx->args[0];
-	__u64 key = sock_key(id >> 32, fd);
+	__u64 key = sock_key(id >> 32, ctx->args[0]);
 	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
-	if (!s)
-		return 0;
-	if (s->tuple.transport == FT_IPPROTO_TCP) {
-		struct ft_event e = {};
-		fill_event(&e, FT_EV_CLOSE, id >> 32, fd);
-		e.role = s->role;
-		e.bytes_sent = s->bytes_sent;
-		e.bytes_received = s->bytes_received;
-		e.tuple = s->tuple;
-		emit(&e, sizeof(e));
-	}
-	bpf_map_delete_elem(&sock_owner, &s->sk);
-	struct ft_request_key rkey = {.sock_key = key};
-	bpf_map_delete_elem(&requests, &rkey);
-	bpf_map_delete_elem(&sockets, &key);
+	if (s)
+		forget_socket(key, s);
 	return 0;
 }
 

@@ -32,6 +32,11 @@ pub struct Aggregator {
     /// Spans and log records dropped because the pipeline fell behind.
     pub dropped_spans: u64,
     pub dropped_logs: u64,
+    /// Bytes of each open connection already counted in `tcp.io`, by its struct sock.
+    reported_io: HashMap<u64, (u64, u64)>,
+    /// Connections closed since the last read of the open ones: a read that raced their close
+    /// must not count them again.
+    closed: std::collections::HashSet<u64>,
     /// Whether any pipeline takes traces: without one, no span is built.
     pub spans_wanted: bool,
     rng: rand::rngs::SmallRng,
@@ -54,6 +59,24 @@ pub fn unix_ns() -> u64 {
         .unwrap_or(0)
 }
 
+fn direction(role: u8) -> &'static str {
+    if role == events::ROLE_SERVER {
+        "inbound"
+    } else {
+        "outbound"
+    }
+}
+
+/// Who is at the other end: the destination of an outbound connection, the local port of an
+/// inbound one (its clients are too many to name).
+fn peer_attributes(role: u8, t: &Tuple) -> Attributes {
+    if role == events::ROLE_SERVER {
+        vec![("server.port", t.sport.to_string())]
+    } else {
+        destination(t)
+    }
+}
+
 fn destination(t: &Tuple) -> Attributes {
     vec![
         ("destination.address", t.destination().to_string()),
@@ -74,6 +97,8 @@ impl Aggregator {
             host: crate::otlp::host_attributes(),
             dropped_spans: 0,
             dropped_logs: 0,
+            reported_io: HashMap::new(),
+            closed: Default::default(),
             spans_wanted: true,
             rng: rand::rngs::SmallRng::from_os_rng(),
         }
@@ -173,20 +198,13 @@ impl Aggregator {
                 m.add("tcp.connections.active", p, local, 1);
             }
             EV_CLOSE => {
-                let (mut peer, direction) = if e.role == ROLE_SERVER {
-                    (vec![("server.port", e.tuple.sport.to_string())], "inbound")
-                } else {
-                    (destination(&e.tuple), "outbound")
-                };
-                let mut active = peer.clone();
-                active.push(("network.connection.direction", direction.into()));
+                let mut active = peer_attributes(e.role, &e.tuple);
+                active.push(("network.connection.direction", direction(e.role).into()));
                 m.add("tcp.connections.active", p, active, -1);
-                peer.push(("network.connection.direction", direction.into()));
-                let mut sent = peer.clone();
-                sent.push(("network.io.direction", "transmit".into()));
-                m.add("tcp.io", p, sent, e.bytes_sent as i64);
-                peer.push(("network.io.direction", "receive".into()));
-                m.add("tcp.io", p, peer, e.bytes_received as i64);
+                let totals = (e.bytes_sent, e.bytes_received);
+                self.add_io(&process, e.bytes, e.role, &e.tuple, totals);
+                self.reported_io.remove(&e.bytes);
+                self.closed.insert(e.bytes);
             }
             EV_LISTEN_OPEN | EV_LISTEN_CLOSE => {
                 let listen = vec![
@@ -200,6 +218,51 @@ impl Aggregator {
                 m.add("tcp.retransmits", p, destination(&e.tuple), 1);
             }
             _ => {}
+        }
+    }
+
+    /// Counts what a connection sent and received since it was last counted.
+    fn add_io(
+        &mut self,
+        process: &Arc<ProcessInfo>,
+        key: u64,
+        role: u8,
+        tuple: &Tuple,
+        (sent, received): (u64, u64),
+    ) {
+        let last = self.reported_io.entry(key).or_insert((0, 0));
+        let (new_sent, new_received) =
+            (sent.saturating_sub(last.0), received.saturating_sub(last.1));
+        *last = (sent.max(last.0), received.max(last.1));
+        let mut peer = peer_attributes(role, tuple);
+        peer.push(("network.connection.direction", direction(role).into()));
+        let p = Some(process);
+        if new_sent > 0 {
+            let mut attrs = peer.clone();
+            attrs.push(("network.io.direction", "transmit".into()));
+            self.metrics.add("tcp.io", p, attrs, new_sent as i64);
+        }
+        if new_received > 0 {
+            peer.push(("network.io.direction", "receive".into()));
+            self.metrics.add("tcp.io", p, peer, new_received as i64);
+        }
+    }
+
+    /// The byte counts of connections still open (the kernel's `sockets` map), so that a
+    /// long-lived connection's traffic is counted while it lasts, not only when it closes.
+    pub fn open_sockets(&mut self, sockets: impl IntoIterator<Item = (u64, events::SockEntry)>) {
+        let closed = std::mem::take(&mut self.closed);
+        for (key, entry) in sockets {
+            if entry.tuple.transport != events::TRANSPORT_TCP || closed.contains(&entry.sk) {
+                continue;
+            }
+            let tgid = (key >> 32) as u32;
+            let process = self.processes.get(tgid, "");
+            if !self.allowed(&process, &[entry.tuple.sport, entry.tuple.dport]) {
+                continue;
+            }
+            let totals = (entry.bytes_sent, entry.bytes_received);
+            self.add_io(&process, entry.sk, entry.role, &entry.tuple, totals);
         }
     }
 

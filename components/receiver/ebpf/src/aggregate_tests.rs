@@ -172,3 +172,67 @@ fn payloads_leave_only_when_asked_and_sampling_spares_the_metrics() {
         Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(2))
     );
 }
+
+fn tcp_io(agg: &mut Aggregator) -> Vec<(String, i64)> {
+    let host = agg.host.clone();
+    let mut out = Vec::new();
+    for rm in agg.metrics.collect(0, 1, &host) {
+        for m in &rm.scope_metrics[0].metrics {
+            if m.name != "tcp.io" {
+                continue;
+            }
+            let Some(metric::Data::Sum(sum)) = &m.data else {
+                continue;
+            };
+            for p in &sum.data_points {
+                let direction = value(&p.attributes, "network.io.direction").unwrap();
+                if let Some(
+                    opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(v),
+                ) = p.value
+                {
+                    out.push((direction, v));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn open_connections_are_counted_while_open_and_once_in_all() {
+    let mut agg = aggregator(Config::default());
+    let mut entry: SockEntry = zeroed();
+    entry.sk = 0xffff_8880_0000_1000;
+    entry.tuple = tuple(5432);
+    entry.role = ROLE_CLIENT;
+    entry.bytes_sent = 100;
+    entry.bytes_received = 50;
+    let key = (9u64 << 32) | 4;
+    agg.open_sockets([(key, entry)]);
+    let first = tcp_io(&mut agg);
+    assert_eq!(first.len(), 2);
+    assert!(
+        first[0].0.contains("receive") && first[0].1 == 50,
+        "{first:?}"
+    );
+    assert!(
+        first[1].0.contains("transmit") && first[1].1 == 100,
+        "{first:?}"
+    );
+    // it closes with more traffic; a read of the open sockets that raced the close still lists it
+    let mut close: Event = zeroed();
+    close.kind = EV_CLOSE;
+    close.tgid = 9;
+    close.fd = 4;
+    close.role = ROLE_CLIENT;
+    close.tuple = entry.tuple;
+    close.bytes = entry.sk;
+    close.bytes_sent = 150;
+    close.bytes_received = 70;
+    agg.observe(Record::Event(close));
+    agg.open_sockets([(key, entry)]);
+    let total = tcp_io(&mut agg);
+    assert_eq!(total[0].1, 70, "{total:?}");
+    assert_eq!(total[1].1, 150, "{total:?}");
+}

@@ -177,6 +177,26 @@ pub struct ExecEvent {
     pub args: [u8; PATH_LEN],
 }
 
+/// A value of the kernel's `sockets` map (`struct ft_sock` in ferrotel.bpf.c): a followed socket
+/// and its byte counts so far, read every collection for connections that stay open.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SockEntry {
+    pub sk: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub tuple: Tuple,
+    pub role: u8,
+    pub proto: u8,
+    pub pad: [u8; 6],
+}
+
+// SAFETY: a #[repr(C)] struct of integers and byte arrays with explicit padding: every bit
+// pattern is a valid value, as aya requires of map values.
+unsafe impl aya::Pod for SockEntry {}
+
+const _: () = assert!(size_of::<SockEntry>() == 72);
+
 // The same numbers as FT_EVENT_SIZE, FT_L7_HEADER_SIZE and FT_EXEC_EVENT_SIZE in events.h.
 const _: () = assert!(size_of::<Event>() == 128);
 const _: () = assert!(size_of::<L7Header>() == 128);

@@ -56,7 +56,7 @@ pub static DEFINITIONS: &[Definition] = &[
         "tcp.io",
         Counter,
         "By",
-        "Bytes sent and received on closed TCP connections"
+        "Bytes sent and received on TCP connections"
     ),
     define!(
         "l7.requests",

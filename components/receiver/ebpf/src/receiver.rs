@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use ferrotel_core::component::{CreateSettings, Lifecycle, SignalConsumers};
 use ferrotel_core::signal::{Signal, Telemetry};
 use ferrotel_core::telemetry::ReceiverMetrics;
@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::aggregate::{Aggregator, unix_ns};
 use crate::config::Config;
-use crate::events::Record;
+use crate::events::{Record, SockEntry};
 use crate::loader;
 use crate::selfmetrics::KernelCounters;
 
@@ -68,6 +68,8 @@ impl Lifecycle for EbpfReceiver {
         }
         tracing::info!(receiver = %id, programs = loaded.attached, "ebpf programs attached");
         let ring = RingBuf::try_from(loaded.ebpf.take_map("events").expect("events map"))?;
+        let sockets: BpfHashMap<MapData, u64, SockEntry> =
+            BpfHashMap::try_from(loaded.ebpf.take_map("sockets").expect("sockets map"))?;
         let counters: PerCpuArray<MapData, u64> =
             PerCpuArray::try_from(loaded.ebpf.take_map("counters").expect("counters map"))?;
         // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which deregisters it
@@ -88,6 +90,7 @@ impl Lifecycle for EbpfReceiver {
             self.next.clone(),
             self.set.telemetry.receiver(&self.set.id, "ebpf"),
             kernel,
+            sockets,
             stopped,
         ));
         *self.running.lock().unwrap() = Some(Running {
@@ -140,6 +143,7 @@ async fn flush_loop(
     next: SignalConsumers,
     metrics: ReceiverMetrics,
     mut kernel: KernelCounters,
+    sockets: BpfHashMap<MapData, u64, SockEntry>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let start_ns = unix_ns();
@@ -151,6 +155,8 @@ async fn flush_loop(
             _ = flush.tick() => { send_spans_and_logs(&aggregator, &next, &metrics).await; false }
             _ = collect.tick() => {
                 kernel.update(&aggregator);
+                let open: Vec<(u64, SockEntry)> = sockets.iter().filter_map(Result::ok).collect();
+                aggregator.lock().unwrap().open_sockets(open);
                 send_metrics(&aggregator, &next, &metrics, start_ns).await;
                 false
             }

@@ -119,13 +119,24 @@ struct {
 	__type(value, struct ft_pending_io);
 } pending_io SEC(".maps");
 
-struct ft_request {
+/* A request awaiting its response. Its payload, when it will be reported, waits apart in
+ * `request_payloads`: most requests need no 4 KiB copy. */
+struct ft_request_meta {
 	__u64 start_ns;
 	__u32 proto;
 	__u32 size;
 	__u32 len;
 	__u32 pad;
-	__u8 payload[FT_MAX_CAPTURE];
+};
+
+struct ft_payload {
+	__u8 bytes[FT_MAX_CAPTURE];
+};
+
+/* The working buffer of one syscall: what was read of it, and the request it may become. */
+struct ft_request {
+	struct ft_request_meta meta;
+	struct ft_payload payload;
 };
 
 struct ft_request_key {
@@ -137,8 +148,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct ft_request_key);
-	__type(value, struct ft_request);
+	__type(value, struct ft_request_meta);
 } requests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ft_request_key);
+	__type(value, struct ft_payload);
+} request_payloads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -189,9 +207,15 @@ static __always_inline void count(__u32 counter)
 		*value += 1;
 }
 
+/* User space is woken once this much waits in the ring buffer (and drains it on a short timer
+ * besides): a wakeup per record would cost a context switch per request. */
+#define FT_WAKEUP_BYTES (64 << 10)
+
 static __always_inline void emit(void *record, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, record, size, 0) != 0)
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FT_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										   : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, record, size, flags) != 0)
 		count(FT_CNT_RINGBUF_LOST);
 }
 
@@ -291,6 +315,7 @@ static __always_inline void forget_socket(__u64 key, struct ft_sock *s)
 	bpf_map_delete_elem(&sock_owner, &sk);
 	struct ft_request_key rkey = {.sock_key = key};
 	bpf_map_delete_elem(&requests, &rkey);
+	bpf_map_delete_elem(&request_payloads, &rkey);
 	bpf_map_delete_elem(&sockets, &key);
 }
 

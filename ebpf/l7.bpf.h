@@ -69,20 +69,20 @@ static __always_inline int payload_wanted(__u32 proto)
 static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 limit, __u32 proto)
 {
 	if (!payload_wanted(proto)) {
-		buf->len = 0;
+		buf->meta.len = 0;
 		return;
 	}
 	__u32 n = clamp_capture(limit);
 	if (n > FT_MAX_CAPTURE)
 		return;
-	if (n > buf->len && bpf_probe_read_user(buf->payload, n, (void *)src) == 0)
-		buf->len = n;
-	else if (n < buf->len)
-		buf->len = n;
+	if (n > buf->meta.len && bpf_probe_read_user(buf->payload.bytes, n, (void *)src) == 0)
+		buf->meta.len = n;
+	else if (n < buf->meta.len)
+		buf->meta.len = n;
 }
 
 static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u32 tgid, __u64 fd,
-					      struct ft_request_key *rkey, struct ft_request *req,
+					      struct ft_request_key *rkey, struct ft_request_meta *req,
 					      struct ft_request *resp, __u32 resp_size, __u32 status)
 {
 	__u32 zero = 0;
@@ -107,15 +107,22 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u3
 	e->tuple = s->tuple;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
-	__u32 req_len = req->len;
-	if (req_len > FT_MAX_CAPTURE)
-		req_len = FT_MAX_CAPTURE;
-	bpf_probe_read_kernel(e->payload, req_len, req->payload);
+	__u32 req_len = 0;
+	if (req->len > 0) {
+		struct ft_payload *payload = bpf_map_lookup_elem(&request_payloads, rkey);
+		if (payload) {
+			req_len = req->len;
+			if (req_len > FT_MAX_CAPTURE)
+				req_len = FT_MAX_CAPTURE;
+			bpf_probe_read_kernel(e->payload, req_len, payload->bytes);
+			bpf_map_delete_elem(&request_payloads, rkey);
+		}
+	}
 	e->request_len = req_len;
-	__u32 resp_len = resp->len;
+	__u32 resp_len = resp->meta.len;
 	if (resp_len > FT_MAX_CAPTURE)
 		resp_len = FT_MAX_CAPTURE;
-	bpf_probe_read_kernel(e->payload + cap, resp_len, resp->payload);
+	bpf_probe_read_kernel(e->payload + cap, resp_len, resp->payload.bytes);
 	e->response_len = resp_len;
 	bpf_map_delete_elem(&requests, rkey);
 	/* only what was captured is written: the request's bytes, then the response's at `cap` */
@@ -172,10 +179,10 @@ static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
 	/* the first bytes decide; the rest of the capture is read only for an exchange that will be
 	 * reported with its payload */
 	__u32 n = limit < FT_DETECT_BYTES ? limit : FT_DETECT_BYTES;
-	if (bpf_probe_read_user(buf->payload, n, (void *)src))
+	if (bpf_probe_read_user(buf->payload.bytes, n, (void *)src))
 		return 0;
-	buf->len = n;
-	buf->size = size;
+	buf->meta.len = n;
+	buf->meta.size = size;
 
 	if (s->tuple.transport == FT_IPPROTO_UDP && p.out && p.addr && s->tuple.dport == 0)
 		addr_tuple(p.addr, &s->tuple);
@@ -185,18 +192,20 @@ static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
 			   (role == FT_ROLE_SERVER && !p.out);
 	struct ft_request_key rkey = {.sock_key = key};
 	if (request_side) {
-		__u32 proto = ft_detect_request(buf->payload, n, size, s->tuple.transport, s->proto, &rkey.stream);
+		__u32 proto = ft_detect_request(buf->payload.bytes, n, size, s->tuple.transport, s->proto, &rkey.stream);
 		if (proto != FT_PROTO_UNKNOWN) {
 			if (role == FT_ROLE_UNKNOWN)
 				s->role = p.out ? FT_ROLE_CLIENT : FT_ROLE_SERVER;
 			s->proto = proto;
 			if (proto == FT_PROTO_HTTP2 && rkey.stream == 0)
 				return 0; /* the preface alone */
-			buf->start_ns = bpf_ktime_get_ns();
-			buf->proto = proto;
+			buf->meta.start_ns = bpf_ktime_get_ns();
+			buf->meta.proto = proto;
 			capture(buf, src, limit, proto);
-			if (bpf_map_update_elem(&requests, &rkey, buf, BPF_ANY))
+			if (bpf_map_update_elem(&requests, &rkey, &buf->meta, BPF_ANY))
 				count(FT_CNT_REQUESTS_FULL);
+			else if (buf->meta.len > 0)
+				bpf_map_update_elem(&request_payloads, &rkey, &buf->payload, BPF_ANY);
 			return 0;
 		}
 		if (role == FT_ROLE_UNKNOWN)
@@ -205,9 +214,9 @@ static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
 	if (request_side || s->proto == FT_PROTO_UNKNOWN)
 		return 0;
 	__u32 status = 0;
-	if (!ft_parse_response(s->proto, buf->payload, n, size, &rkey.stream, &status))
+	if (!ft_parse_response(s->proto, buf->payload.bytes, n, size, &rkey.stream, &status))
 		return 0;
-	struct ft_request *req = bpf_map_lookup_elem(&requests, &rkey);
+	struct ft_request_meta *req = bpf_map_lookup_elem(&requests, &rkey);
 	if (!req)
 		return 0;
 	capture(buf, src, limit, s->proto);

@@ -144,6 +144,7 @@ pub fn load(config: &Config) -> anyhow::Result<Loaded> {
         .override_global("send_payload", &send_payload, true)
         .map_max_entries("events", config.ring_buffer_size_mib << 20)
         .map_max_entries("requests", config.l7.max_pending_requests)
+        .map_max_entries("request_payloads", config.l7.max_pending_requests)
         .load(OBJECT)
         .context("loading the ebpf receiver's maps")?;
 

@@ -118,21 +118,27 @@ async fn read_ring(
     mut stopped: watch::Receiver<bool>,
     _ebpf: aya::Ebpf,
 ) {
+    // the kernel wakes this task only once 64 KiB wait (see emit() in ferrotel.bpf.c): the timer
+    // drains what trickles in below that
+    let mut drain = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let Ok(mut guard) = guard else { break };
-                let ring = guard.get_inner_mut();
-                let mut aggregator = aggregator.lock().unwrap();
-                while let Some(item) = ring.next() {
-                    if let Some(record) = Record::parse(&item) {
-                        aggregator.observe(record);
-                    }
-                }
-                drop(aggregator);
+                drain_ring(guard.get_inner_mut(), &aggregator);
                 guard.clear_ready();
             }
+            _ = drain.tick() => drain_ring(ring.get_mut(), &aggregator),
             _ = stopped.changed() => break,
+        }
+    }
+}
+
+fn drain_ring(ring: &mut RingBuf<MapData>, aggregator: &Mutex<Aggregator>) {
+    let mut aggregator = aggregator.lock().unwrap();
+    while let Some(item) = ring.next() {
+        if let Some(record) = Record::parse(&item) {
+            aggregator.observe(record);
         }
     }
 }

@@ -162,14 +162,17 @@ async fn run<S: Scraper>(
             _ = ticks.tick() => {}
             _ = stopped.changed() => return,
         }
-        let mut out = MetricsBuilder::new(
-            spec.scope,
-            spec.defs,
-            &spec.metrics,
-            &spec.resource_attributes,
-            start_ns,
-            unix_ns(),
-        );
+        let new_builder = || {
+            MetricsBuilder::new(
+                spec.scope,
+                spec.defs,
+                &spec.metrics,
+                &spec.resource_attributes,
+                start_ns,
+                unix_ns(),
+            )
+        };
+        let mut out = new_builder();
         let mut partial = Vec::new();
         let result =
             match tokio::time::timeout(timeout, scraper.scrape(&mut out, &mut partial)).await {
@@ -199,14 +202,7 @@ async fn run<S: Scraper>(
             let value = i64::from(!matches!(health, Health::Down(_)));
             if result.is_err() {
                 // a failed scrape may have recorded half a resource: report only the outage
-                out = MetricsBuilder::new(
-                    spec.scope,
-                    spec.defs,
-                    &spec.metrics,
-                    &spec.resource_attributes,
-                    start_ns,
-                    unix_ns(),
-                );
+                out = new_builder();
             }
             out.record_int(up, value, &[]);
         }

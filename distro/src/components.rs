@@ -10,8 +10,8 @@ pub fn registry() -> Registry {
             Arc::new(ferrotel_receiver_ebpf::EbpfReceiverFactory),
             // receiver: postgresql
             // receiver: mysql
-            // receiver: redis
-            // receiver: mongodb
+            Arc::new(ferrotel_receiver_redis::RedisReceiverFactory),
+            Arc::new(ferrotel_receiver_mongodb::MongodbReceiverFactory),
         ],
         processors: vec![
             Arc::new(ferrotel_processor_batch::BatchProcessorFactory),

@@ -137,4 +137,5 @@ pub fn send_with_python_sdk(
         "unexpected sender output: {stdout}"
     );
 }
+pub mod scrape;
 pub mod sdk_data;

@@ -6,6 +6,7 @@
 //! the outage too. Credentials never reach these logs: scrapers report errors without them.
 
 mod metrics;
+pub mod testing;
 
 pub use metrics::{
     MetricDef, MetricKind, MetricsBuilder, Number, Toggle, Toggles, Value, key_value,
@@ -186,6 +187,11 @@ async fn run<S: Scraper>(
         };
         if now != health {
             match (&health, &now) {
+                // one line per outage: a reason that changes while down (a broken pipe, then
+                // refused connections) is not news to whoever reads the log at 3 a.m.
+                (Health::Down(_), Health::Down(why)) => {
+                    tracing::debug!(receiver = %id, "the scrape still fails: {why}")
+                }
                 (_, Health::Down(why)) => {
                     tracing::error!(receiver = %id, "the scrape failed, retrying every {:?}: {why}", controller.collection_interval)
                 }

@@ -1,0 +1,103 @@
+//! What the scraping receivers' tests share: ferrotel A runs the receivers under test and exports
+//! OTLP/gRPC to ferrotel B, which relays to a recorder the test owns, so that every assertion is
+//! on what arrived behind a second collector.
+
+use std::time::Duration;
+
+use ferrotel_integration_tests::otlp_query::points;
+use ferrotel_integration_tests::procs::{free_addr, wait_for};
+use ferrotel_integration_tests::recorder::{Recorded, RecorderServer};
+
+use super::Ferrotel;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct Pipeline {
+    pub a: Ferrotel,
+    pub b: Ferrotel,
+    pub recorder: RecorderServer,
+}
+
+impl Pipeline {
+    /// A with `receivers` (the YAML under `receivers:`, ids listed in `ids`) → B → recorder.
+    pub fn start(receivers: &str, ids: &str) -> Pipeline {
+        let recorder = RecorderServer::start();
+        let b_grpc = free_addr();
+        let b = Ferrotel::start(
+            "ferrotel-b",
+            &format!(
+                "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: {b_grpc}\n\
+                 exporters:\n  otlp:\n    endpoint: {}\n    tls:\n      insecure: true\n\
+                 service:\n{{telemetry}}  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [otlp]\n",
+                recorder.addr
+            ),
+            &[b_grpc],
+        );
+        let a = Ferrotel::start(
+            "ferrotel-a",
+            &format!(
+                "receivers:\n{receivers}\
+                 exporters:\n  otlp:\n    endpoint: {b_grpc}\n    tls:\n      insecure: true\n\
+                 service:\n{{telemetry}}  pipelines:\n    metrics:\n      receivers: [{ids}]\n      exporters: [otlp]\n"
+            ),
+            &[],
+        );
+        Pipeline { a, b, recorder }
+    }
+
+    pub fn snapshot(&self) -> Recorded {
+        self.recorder.recorder.snapshot()
+    }
+
+    /// What arrived after the first `from` metric requests.
+    pub fn since(&self, from: usize) -> Recorded {
+        let all = self.snapshot();
+        Recorded {
+            metrics: all.metrics[from.min(all.metrics.len())..].to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// Waits until `found` finds something in what reached the recorder.
+    pub fn wait<T>(&self, what: &str, found: impl Fn(&Recorded) -> Option<T>) -> T {
+        let mut metrics = 0;
+        let result = wait_for(WAIT, || {
+            let snapshot = self.snapshot();
+            metrics = snapshot.metrics.len();
+            found(&snapshot)
+        });
+        result.unwrap_or_else(|| {
+            panic!(
+                "{what}: not seen behind the second collector within {WAIT:?} ({metrics} metric requests); A's output:\n{}",
+                self.a.proc.output()
+            )
+        })
+    }
+
+    /// Lines of A's log that contain every one of `parts`.
+    pub fn log_lines(&self, parts: &[&str]) -> usize {
+        let output = self.a.proc.output();
+        output
+            .lines()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .count()
+    }
+
+    /// Waits until A's log has `count` lines with every one of `parts`.
+    pub fn wait_log(&self, parts: &[&str], count: usize) {
+        wait_for(WAIT, || (self.log_lines(parts) == count).then_some(())).unwrap_or_else(|| {
+            panic!(
+                "{count} log lines with {parts:?} expected:\n{}",
+                self.a.proc.output()
+            )
+        });
+    }
+}
+
+/// Every value of the `up` gauge `name`, in arrival order.
+pub fn up_values(recorded: &Recorded, name: &str) -> Vec<f64> {
+    points(recorded, name)
+        .into_iter()
+        .map(|(_, _, v)| v)
+        .collect()
+}

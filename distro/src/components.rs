@@ -8,8 +8,8 @@ pub fn registry() -> Registry {
         receivers: vec![
             Arc::new(ferrotel_receiver_otlp::OtlpReceiverFactory),
             Arc::new(ferrotel_receiver_ebpf::EbpfReceiverFactory),
-            // receiver: postgresql
-            // receiver: mysql
+            Arc::new(ferrotel_receiver_postgresql::PostgresqlReceiverFactory),
+            Arc::new(ferrotel_receiver_mysql::MysqlReceiverFactory),
             Arc::new(ferrotel_receiver_redis::RedisReceiverFactory),
             Arc::new(ferrotel_receiver_mongodb::MongodbReceiverFactory),
         ],

@@ -1,0 +1,281 @@
+//! The `mysql` receiver's settings: otelcol-contrib's `mysqlreceiver` keys and defaults
+//! (`config.go`, `factory.go`): the scraper controller, `confignet.AddrConfig` (`endpoint`,
+//! `transport`, `dialer`), `username`/`password`/`database`, `allow_native_passwords`, `tls`,
+//! `statement_events`, the query sample / top query sections, the metrics builder's
+//! `metrics`/`resource_attributes` and the logs builder's `events`; plus ferrotel's `top_queries`.
+
+use std::time::Duration;
+
+use ferrotel_core::config::{GoDuration, Opaque, Validate};
+use ferrotel_core::scraperhelper::{Toggles, validate_toggles};
+use ferrotel_core::tls::TlsClientSetting;
+
+use crate::metadata::{ACCEPTED_ONLY, DEFS, EVENTS, RESOURCE_ATTRIBUTES};
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `host:port` for the TCP transports, the socket's path for `unix`.
+    pub endpoint: String,
+    /// `tcp` (default), `tcp4`, `tcp6` or `unix`.
+    pub transport: String,
+    pub dialer: Dialer,
+    pub collection_interval: GoDuration,
+    pub initial_delay: GoDuration,
+    /// The scrape's deadline; zero means the collection interval.
+    pub timeout: GoDuration,
+    pub username: String,
+    pub password: Opaque,
+    /// The default database of the session; empty for none.
+    pub database: String,
+    /// Go's driver can refuse `mysql_native_password`; the Rust driver always speaks it, so only
+    /// `true` (the default) is accepted.
+    pub allow_native_passwords: bool,
+    /// otelcol's `db_auth` (an authentication extension); refused, ferrotel has none for databases.
+    pub db_auth: String,
+    /// Omitted: clear text (otelcol's default). Written, even with only `server_name_override`:
+    /// TLS on, because the section then decodes over configtls's own default (`insecure: false`).
+    pub tls: TlsClientSetting,
+    pub statement_events: StatementEvents,
+    pub query_sample_collection: QuerySampleCollection,
+    pub top_query_collection: TopQueryCollection,
+    pub metrics: Toggles,
+    pub resource_attributes: Toggles,
+    pub events: Toggles,
+    /// ferrotel's own: the top statement digests by time spent between two scrapes.
+    pub top_queries: TopQueries,
+}
+
+/// `dialer:` of otelcol's `confignet.AddrConfig`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dialer {
+    /// How long connecting may take; zero means the scrape's deadline alone.
+    pub timeout: GoDuration,
+}
+
+/// Bounds of the `mysql.statement_event.*` query.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatementEvents {
+    pub digest_text_limit: u32,
+    pub limit: u32,
+    /// Only digests seen within this much time.
+    pub time_limit: GoDuration,
+}
+
+impl Default for StatementEvents {
+    fn default() -> Self {
+        StatementEvents {
+            digest_text_limit: 120,
+            limit: 250,
+            time_limit: GoDuration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Settings of otelcol's `db.server.query_sample` log events, accepted for compatibility.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuerySampleCollection {
+    pub max_rows_per_query: u64,
+}
+
+impl Default for QuerySampleCollection {
+    fn default() -> Self {
+        QuerySampleCollection {
+            max_rows_per_query: 100,
+        }
+    }
+}
+
+/// Settings of otelcol's `db.server.top_query` log events, accepted for compatibility.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopQueryCollection {
+    pub collection_interval: GoDuration,
+    pub lookback_time: u64,
+    pub max_query_sample_count: u64,
+    pub top_query_count: u64,
+    pub query_plan_cache_size: i64,
+    pub query_plan_cache_ttl: GoDuration,
+}
+
+impl Default for TopQueryCollection {
+    fn default() -> Self {
+        TopQueryCollection {
+            collection_interval: GoDuration::from_secs(60),
+            lookback_time: 60,
+            max_query_sample_count: 1000,
+            top_query_count: 200,
+            query_plan_cache_size: 1000,
+            query_plan_cache_ttl: GoDuration::from_secs(3600),
+        }
+    }
+}
+
+/// `top_queries:` (ferrotel): the `limit` digests with the most time spent since the previous
+/// scrape, as `mysql.query.top.*` metrics.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopQueries {
+    pub enabled: bool,
+    pub limit: usize,
+    /// Characters of the digest text kept in `db.query.text`.
+    pub max_query_length: usize,
+}
+
+impl Default for TopQueries {
+    fn default() -> Self {
+        TopQueries {
+            enabled: false,
+            limit: 10,
+            max_query_length: 1024,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            endpoint: "localhost:3306".into(),
+            transport: "tcp".into(),
+            dialer: Dialer::default(),
+            collection_interval: GoDuration::from_secs(10),
+            initial_delay: GoDuration::from_secs(1),
+            timeout: GoDuration::default(),
+            username: "root".into(),
+            password: Opaque::default(),
+            database: String::new(),
+            allow_native_passwords: true,
+            db_auth: String::new(),
+            tls: TlsClientSetting {
+                insecure: true,
+                ..TlsClientSetting::default()
+            },
+            statement_events: StatementEvents::default(),
+            query_sample_collection: QuerySampleCollection::default(),
+            top_query_collection: TopQueryCollection::default(),
+            metrics: Toggles::new(),
+            resource_attributes: Toggles::new(),
+            events: Toggles::new(),
+            top_queries: TopQueries::default(),
+        }
+    }
+}
+
+/// Transports confignet knows; only the stream ones reach a MySQL server.
+const TRANSPORTS: &[&str] = &[
+    "tcp",
+    "tcp4",
+    "tcp6",
+    "udp",
+    "udp4",
+    "udp6",
+    "ip",
+    "ip4",
+    "ip6",
+    "unix",
+    "unixgram",
+    "unixpacket",
+    "npipe",
+];
+const SUPPORTED: &[&str] = &["tcp", "tcp4", "tcp6", "unix"];
+
+impl Config {
+    pub fn is_unix(&self) -> bool {
+        self.transport == "unix"
+    }
+
+    /// The scrape's deadline as the scraper helper applies it.
+    pub fn effective_timeout(&self) -> Duration {
+        if self.timeout.is_zero() {
+            self.collection_interval.as_duration()
+        } else {
+            self.timeout.as_duration()
+        }
+    }
+
+    /// (host, port) of a TCP endpoint, as Go's `net.SplitHostPort` splits it.
+    pub fn host_port(&self) -> Result<(String, u16), String> {
+        let endpoint = &self.endpoint;
+        let missing = || format!("address {endpoint}: missing port in address");
+        let (host, port) = if let Some(rest) = endpoint.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("address {endpoint}: missing ']' in address"))?;
+            (host, after.strip_prefix(':').ok_or_else(missing)?)
+        } else {
+            let (host, port) = endpoint.rsplit_once(':').ok_or_else(missing)?;
+            if host.contains(':') {
+                return Err(format!("address {endpoint}: too many colons in address"));
+            }
+            (host, port)
+        };
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("address {endpoint}: invalid port {port:?}"))?;
+        Ok((host.to_string(), port))
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<(), String> {
+        validate_toggles(
+            "metrics",
+            &self.metrics,
+            DEFS.iter()
+                .map(|d| d.name)
+                .chain(ACCEPTED_ONLY.iter().copied()),
+        )?;
+        validate_toggles(
+            "resource_attributes",
+            &self.resource_attributes,
+            RESOURCE_ATTRIBUTES.iter().map(|(n, _)| *n),
+        )?;
+        validate_toggles("events", &self.events, EVENTS.iter().copied())?;
+        if self.collection_interval.is_zero() {
+            return Err("\"collection_interval\": requires positive value".into());
+        }
+        if !TRANSPORTS.contains(&self.transport.as_str()) {
+            return Err(format!("invalid transport type {:?}", self.transport));
+        }
+        if !SUPPORTED.contains(&self.transport.as_str()) {
+            return Err(format!(
+                "transport {:?} cannot reach a MySQL server (use tcp, tcp4, tcp6 or unix)",
+                self.transport
+            ));
+        }
+        if self.endpoint.is_empty() {
+            return Err("endpoint must be specified".into());
+        }
+        if !self.is_unix() {
+            self.host_port()?;
+        }
+        if !self.allow_native_passwords {
+            return Err(
+                "allow_native_passwords: false is not supported: the MySQL driver \
+                        always accepts mysql_native_password"
+                    .into(),
+            );
+        }
+        if !self.db_auth.is_empty() {
+            return Err(format!(
+                "db_auth: authentication extensions ({:?}) are not supported; set username and password",
+                self.db_auth
+            ));
+        }
+        if self.top_queries.enabled && self.top_queries.limit == 0 {
+            return Err("top_queries::limit must be at least 1".into());
+        }
+        if self.top_queries.max_query_length == 0 {
+            return Err("top_queries::max_query_length must be at least 1".into());
+        }
+        self.tls.validate().map_err(|e| format!("tls: {e}"))?;
+        crate::tls::unsupported(&self.tls).map_err(|e| format!("tls: {e}"))
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,143 @@
+//! The receiver's metrics as otelcol-contrib's `postgresqlreceiver/metadata.yaml` has them (names,
+//! units, Sum monotonic / non-monotonic / Gauge, default enabled), plus ferrotel's own, all off by
+//! default except `postgresql.up`.
+
+use ferrotel_core::scraperhelper::{MetricDef, MetricKind};
+
+const fn def(
+    name: &'static str,
+    unit: &'static str,
+    kind: MetricKind,
+    enabled: bool,
+    description: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        description,
+        unit,
+        kind,
+        enabled,
+    }
+}
+
+use MetricKind::{Counter, Gauge, UpDownCounter};
+
+/// The instrumentation scope otelcol-contrib uses.
+pub const SCOPE: &str =
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver";
+
+/// ferrotel's own: 1 when the server answered the scrape, 0 when it did not.
+pub const UP: &str = "postgresql.up";
+
+/// ferrotel's top-N query metrics, switched on together by `top_queries::enabled`.
+pub const TOP_QUERY_METRICS: &[&str] = &[
+    "postgresql.query.calls",
+    "postgresql.query.total_time",
+    "postgresql.query.io_time",
+];
+/// ferrotel's lock-wait metric, switched on by `lock_waits::enabled`.
+pub const LOCK_WAIT: &str = "postgresql.lock.wait_time";
+
+#[rustfmt::skip]
+pub static DEFS: &[MetricDef] = &[
+    // otelcol's default metrics
+    def("postgresql.backends", "1", UpDownCounter, true, "The number of backends"),
+    def("postgresql.bgwriter.buffers.allocated", "{buffers}", Counter, true, "Number of buffers allocated"),
+    def("postgresql.bgwriter.buffers.writes", "{buffers}", Counter, true, "Number of buffers written"),
+    def("postgresql.bgwriter.checkpoint.count", "{checkpoints}", Counter, true, "The number of checkpoints performed"),
+    def("postgresql.bgwriter.duration", "ms", Counter, true, "Total time spent writing and syncing files to disk by checkpoints"),
+    def("postgresql.bgwriter.maxwritten", "1", Counter, true, "Number of times the background writer stopped a cleaning scan because it had written too many buffers"),
+    def("postgresql.blocks_read", "1", Counter, true, "The number of blocks read"),
+    def("postgresql.commits", "1", Counter, true, "The number of commits"),
+    def("postgresql.connection.max", "{connections}", Gauge, true, "Configured maximum number of client connections allowed"),
+    def("postgresql.database.count", "{databases}", UpDownCounter, true, "Number of user databases"),
+    def("postgresql.db_size", "By", UpDownCounter, true, "The database disk usage"),
+    def("postgresql.index.scans", "{scans}", Counter, true, "The number of index scans on a table"),
+    def("postgresql.index.size", "By", Gauge, true, "The size of the index on disk"),
+    def("postgresql.operations", "1", Counter, true, "The number of db row operations"),
+    def("postgresql.replication.data_delay", "By", Gauge, true, "The amount of data delayed in replication"),
+    def("postgresql.rollbacks", "1", Counter, true, "The number of rollbacks"),
+    def("postgresql.rows", "1", UpDownCounter, true, "The number of rows in the database"),
+    def("postgresql.table.count", "{table}", UpDownCounter, true, "Number of user tables in a database"),
+    def("postgresql.table.size", "By", UpDownCounter, true, "Disk space used by a table"),
+    def("postgresql.table.vacuum.count", "{vacuums}", Counter, true, "Number of times a table has manually been vacuumed"),
+    def("postgresql.wal.age", "s", Gauge, true, "Age of the oldest WAL file"),
+    def("postgresql.wal.lag", "s", Gauge, true, "Time between flushing recent WAL locally and receiving notification that the standby server has completed an operation with it"),
+    // otelcol's optional metrics
+    def("postgresql.blks_hit", "{blks_hit}", Counter, false, "Number of times disk blocks were found already in the buffer cache"),
+    def("postgresql.blks_read", "{blks_read}", Counter, false, "Number of disk blocks read in this database"),
+    def("postgresql.database.locks", "{lock}", Gauge, false, "The number of database locks"),
+    def("postgresql.deadlocks", "{deadlock}", Counter, false, "The number of deadlocks"),
+    def("postgresql.query.conflicts", "{query}", Counter, false, "Number of queries canceled due to conflicts with recovery on this database"),
+    def("postgresql.query.execution.time", "s", Counter, false, "The total execution time of SQL statements tracked by pg_stat_statements for the database"),
+    def("postgresql.sequential_scans", "{sequential_scan}", Counter, false, "The number of sequential scans"),
+    def("postgresql.temp.io", "By", Counter, false, "Total amount of data written to temporary files by queries"),
+    def("postgresql.temp_files", "{temp_file}", Counter, false, "The number of temp files"),
+    def("postgresql.tup_deleted", "{tup_deleted}", Counter, false, "Number of rows deleted by queries in the database"),
+    def("postgresql.tup_fetched", "{tup_fetched}", Counter, false, "Number of rows fetched by queries in the database"),
+    def("postgresql.tup_inserted", "{tup_inserted}", Counter, false, "Number of rows inserted by queries in the database"),
+    def("postgresql.tup_returned", "{tup_returned}", Counter, false, "Number of rows returned by queries in the database"),
+    def("postgresql.tup_updated", "{tup_updated}", Counter, false, "Number of rows updated by queries in the database"),
+    def("postgresql.wal.delay", "s", Gauge, false, "Time between flushing recent WAL locally and receiving notification that the standby server has completed an operation with it"),
+    // ferrotel's own
+    def(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0)"),
+    def("postgresql.query.calls", "{call}", Gauge, false, "Calls of a top-N statement since the previous scrape (pg_stat_statements)"),
+    def("postgresql.query.total_time", "ms", Gauge, false, "Execution time of a top-N statement since the previous scrape (pg_stat_statements)"),
+    def("postgresql.query.io_time", "ms", Gauge, false, "Block read and write time of a top-N statement since the previous scrape (pg_stat_statements, needs track_io_timing)"),
+    def(LOCK_WAIT, "s", Gauge, false, "How long a backend has been waiting for a lock, with the query that holds it"),
+    def("postgresql.replication.replay_lag", "s", Gauge, false, "On a standby: time since the last replayed transaction was committed on the primary"),
+];
+
+/// Metric names otelcol knows that ferrotel accepts in `metrics:` but does not record.
+pub const ACCEPTED_ONLY: &[&str] = &[
+    "postgresql.function.calls",
+    "postgresql.vector.insert.duration",
+    "postgresql.vector.insert.rows",
+    "postgresql.vector.search.calls",
+    "postgresql.vector.search.duration",
+    "postgresql.vector.search.rows_returned",
+];
+
+/// otelcol's resource attributes and whether each is on by default. ferrotel writes the legacy
+/// per-entity ones (otelcol without `receiver.postgresql.useOTelSemconv`); the rest are accepted.
+pub const RESOURCE_ATTRIBUTES: &[(&str, bool)] = &[
+    ("postgresql.database.name", true),
+    ("postgresql.index.name", true),
+    ("postgresql.schema.name", true),
+    ("postgresql.table.name", true),
+    ("server.address", true),
+    ("server.port", true),
+    ("service.instance.id", true),
+    ("service.name", false),
+    ("service.namespace", false),
+];
+
+/// `events:` names of otelcol's logs (query samples, top queries): accepted, not emitted.
+pub const EVENTS: &[&str] = &["db.server.query_sample", "db.server.top_query"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_otelcols_defaults_are_on() {
+        let mut names: Vec<&str> = DEFS
+            .iter()
+            .map(|d| d.name)
+            .chain(ACCEPTED_ONLY.iter().copied())
+            .collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "a metric is listed twice");
+        let defaults = DEFS.iter().filter(|d| d.enabled && d.name != UP).count();
+        assert_eq!(
+            defaults, 22,
+            "otelcol enables 22 postgresql metrics by default"
+        );
+        for name in TOP_QUERY_METRICS.iter().chain([&LOCK_WAIT]) {
+            let def = DEFS.iter().find(|d| d.name == *name).expect(name);
+            assert!(!def.enabled, "{name} is ferrotel's own and off by default");
+        }
+    }
+}

@@ -222,12 +222,7 @@ fn metrics_follow_known_load() {
         );
     }
     // what SecantusDB lacks makes the scrape partial, said once; nothing failed
-    assert_eq!(
-        p.log_lines(&["the scrape is partial"]),
-        1,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape is partial"], 1);
     assert_eq!(p.log_lines(&["mongodb.session.count"]), 1);
     assert_eq!(p.log_lines(&["the scrape failed"]), 0);
 }
@@ -288,12 +283,7 @@ fn an_outage_is_logged_once_and_the_metrics_come_back() {
     })
     .unwrap_or_else(|| panic!("no recovery logged:\n{}", p.a.proc.output()));
     assert_eq!(p.log_lines(&["the scrape failed", "mongodb/outage"]), 1);
-    assert_eq!(
-        p.log_lines(&["the scrape is partial"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape is partial"], 0);
     let all = p.recorder.recorder.snapshot();
     assert!(
         points(&all, "mongodb.session.count").is_empty(),

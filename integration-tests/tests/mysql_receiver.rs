@@ -9,11 +9,10 @@ mod support;
 
 use std::process::Command;
 
-use common::scrape::{Pipeline, WAIT, up_values};
+use common::scrape::{Pipeline, WAIT, sum_kinds, up_values};
 use ferrotel_integration_tests::otlp_query::{get, max_value, points};
 use ferrotel_integration_tests::procs;
 use ferrotel_integration_tests::recorder::Recorded;
-use opentelemetry_proto::tonic::metrics::v1::metric;
 use support::{IdleSession, PrivateMariadb, Server, latest, private_root, shared_server, since};
 
 fn up(recorded: &Recorded) -> Vec<f64> {
@@ -143,23 +142,10 @@ fn metrics_follow_known_load() {
     );
     assert_eq!(get(&resource, "db.system.version"), None, "off by default");
     // types as otelcol's metadata.yaml has them
-    let sums: Vec<(String, bool)> = recorded
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .inspect(|sm| {
-            assert_eq!(
-                sm.scope.as_ref().unwrap().name,
-                "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/mysqlreceiver"
-            )
-        })
-        .flat_map(|sm| &sm.metrics)
-        .filter_map(|m| match &m.data {
-            Some(metric::Data::Sum(s)) => Some((m.name.clone(), s.is_monotonic)),
-            _ => None,
-        })
-        .collect();
+    let sums = sum_kinds(
+        &recorded,
+        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/mysqlreceiver",
+    );
     for (name, monotonic) in [
         ("mysql.handlers", true),
         ("mysql.threads", false),
@@ -226,12 +212,7 @@ fn a_slow_query_leads_the_top_queries() {
         !texts.iter().any(|t| t.starts_with("DO SLEEP")),
         "a digest that did not run since the baseline is no top query: {texts:?}"
     );
-    assert_eq!(
-        p.log_lines(&["the scrape is partial"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape is partial"], 0);
 }
 
 #[test]
@@ -276,12 +257,7 @@ fn a_user_without_performance_schema_gets_a_partial_scrape_said_once() {
         "SHOW GLOBAL STATUS needs no grant"
     );
     assert!(points(&recorded, "mysql.table.io.wait.count").is_empty());
-    assert_eq!(
-        p.log_lines(&["the scrape is partial", "mysql/nopriv"]),
-        1,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape is partial", "mysql/nopriv"], 1);
     let output = p.a.proc.output();
     assert!(output.contains("performance_schema"), "{output}");
     assert!(!output.contains("watch-pw-31"));
@@ -311,12 +287,7 @@ fn an_outage_is_logged_once_and_the_metrics_come_back() {
         let zeros = up(r)[before..].iter().filter(|v| **v == 0.0).count();
         (zeros >= 3).then_some(())
     });
-    assert_eq!(
-        p.log_lines(&["the scrape failed", "mysql/outage"]),
-        1,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape failed", "mysql/outage"], 1);
     assert!(
         p.a.proc.output().contains(&format!("127.0.0.1:{port}")),
         "the log names the server"
@@ -392,12 +363,7 @@ fn replica_lag_over_a_unix_socket() {
         (up(r).len() >= 2).then(|| r.clone())
     });
     assert!(points(&recorded, "mysql.replica.sql_delay").is_empty());
-    assert_eq!(
-        primary.log_lines(&["the scrape is partial"]),
-        0,
-        "{}",
-        primary.a.proc.output()
-    );
+    primary.assert_log(&["the scrape is partial"], 0);
 }
 
 #[test]

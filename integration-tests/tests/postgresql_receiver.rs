@@ -9,11 +9,10 @@ mod support;
 
 use std::process::Command;
 
-use common::scrape::{Pipeline, up_values};
+use common::scrape::{Pipeline, sum_kinds, up_values};
 use ferrotel_integration_tests::otlp_query::{get, has, max_value, points};
 use ferrotel_integration_tests::procs;
 use ferrotel_integration_tests::recorder::Recorded;
-use opentelemetry_proto::tonic::metrics::v1::metric;
 use support::{PrivatePg, Server, Session, TestDb, new_ca, shared};
 
 fn start(server: &Server, id: &str, extra: &str) -> Pipeline {
@@ -112,23 +111,10 @@ fn metrics_follow_known_load() {
             "{name} is off by default"
         );
     }
-    let sums: Vec<(String, bool)> = recorded
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .inspect(|sm| {
-            assert_eq!(
-                sm.scope.as_ref().unwrap().name,
-                "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver"
-            )
-        })
-        .flat_map(|sm| &sm.metrics)
-        .filter_map(|m| match &m.data {
-            Some(metric::Data::Sum(s)) => Some((m.name.clone(), s.is_monotonic)),
-            _ => None,
-        })
-        .collect();
+    let sums = sum_kinds(
+        &recorded,
+        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver",
+    );
     for (name, monotonic) in [
         ("postgresql.commits", true),
         ("postgresql.backends", false),
@@ -140,18 +126,8 @@ fn metrics_follow_known_load() {
             "{name} monotonic={monotonic}"
         );
     }
-    assert_eq!(
-        p.log_lines(&["the scrape failed"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
-    assert_eq!(
-        p.log_lines(&["the scrape is partial"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape failed"], 0);
+    p.assert_log(&["the scrape is partial"], 0);
 }
 
 #[test]
@@ -200,12 +176,7 @@ fn a_slow_statement_leads_the_top_queries() {
     );
     assert!((2500.0..60_000.0).contains(&total), "{total} ms");
     assert_eq!(calls, 1.0);
-    assert_eq!(
-        p.log_lines(&["the scrape is partial"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape is partial"], 0);
 }
 
 #[test]
@@ -405,12 +376,7 @@ fn an_outage_is_logged_once_and_the_metrics_come_back() {
         let zeros = up(r)[before..].iter().filter(|v| **v == 0.0).count();
         (zeros >= 3).then_some(())
     });
-    assert_eq!(
-        p.log_lines(&["the scrape failed", "postgresql/outage"]),
-        1,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape failed", "postgresql/outage"], 1);
     assert!(
         p.log_lines(&["the scrape failed", &format!("127.0.0.1:{}", pg.port)]) == 1,
         "the log names the server:\n{}",

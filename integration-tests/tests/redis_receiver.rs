@@ -9,11 +9,10 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 
-use common::scrape::{Pipeline, WAIT, up_values};
+use common::scrape::{Pipeline, WAIT, sum_kinds, up_values};
 use ferrotel_integration_tests::otlp_query::{get, max_value, points};
 use ferrotel_integration_tests::procs::{self, Proc};
 use ferrotel_integration_tests::recorder::Recorded;
-use opentelemetry_proto::tonic::metrics::v1::metric;
 
 fn shared_redis() -> (String, u16) {
     let host = std::env::var("FERROTEL_REDIS_HOST").unwrap_or_else(|_| "127.0.0.1".into());
@@ -170,23 +169,10 @@ fn metrics_follow_known_load() {
     assert_eq!(get(&resource, "server.port"), Some(port.to_string()));
     assert_eq!(get(&resource, "server.address"), None, "off by default");
     // types as otelcol's metadata.yaml has them
-    let sums: Vec<(String, bool)> = recorded
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .inspect(|sm| {
-            assert_eq!(
-                sm.scope.as_ref().unwrap().name,
-                "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/redisreceiver"
-            )
-        })
-        .flat_map(|sm| &sm.metrics)
-        .filter_map(|m| match &m.data {
-            Some(metric::Data::Sum(s)) => Some((m.name.clone(), s.is_monotonic)),
-            _ => None,
-        })
-        .collect();
+    let sums = sum_kinds(
+        &recorded,
+        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/redisreceiver",
+    );
     for (name, monotonic) in [
         ("redis.commands.processed", true),
         ("redis.clients.connected", false),
@@ -197,18 +183,8 @@ fn metrics_follow_known_load() {
             "{name} monotonic={monotonic}"
         );
     }
-    assert_eq!(
-        p.log_lines(&["the scrape failed"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
-    assert_eq!(
-        p.log_lines(&["the scrape is partial"]),
-        0,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape failed"], 0);
+    p.assert_log(&["the scrape is partial"], 0);
 }
 
 #[test]
@@ -228,12 +204,7 @@ fn an_outage_is_logged_once_and_the_metrics_come_back() {
         let zeros = up(r)[before..].iter().filter(|v| **v == 0.0).count();
         (zeros >= 3).then_some(())
     });
-    assert_eq!(
-        p.log_lines(&["the scrape failed", "redis/outage"]),
-        1,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape failed", "redis/outage"], 1);
     assert!(
         p.a.proc.output().contains(&format!("127.0.0.1:{port}")),
         "the log names the server"
@@ -297,12 +268,7 @@ fn a_user_without_the_info_permission_gets_a_partial_scrape_said_once() {
     let recorded = p.snapshot();
     assert!(up(&recorded).iter().all(|v| *v == 1.0), "reachable, so up");
     assert!(points(&recorded, "redis.uptime").is_empty());
-    assert_eq!(
-        p.log_lines(&["the scrape is partial", "redis/acl"]),
-        1,
-        "{}",
-        p.a.proc.output()
-    );
+    p.assert_log(&["the scrape is partial", "redis/acl"], 1);
     assert!(
         p.a.proc.output().contains("NOPERM"),
         "{}",

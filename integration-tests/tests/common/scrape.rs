@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferrotel_integration_tests::otlp_query::points;
 use ferrotel_integration_tests::procs::{free_addr, wait_for};
 use ferrotel_integration_tests::recorder::{Recorded, RecorderServer};
+use opentelemetry_proto::tonic::metrics::v1::metric;
 
 use super::Ferrotel;
 
@@ -83,6 +84,16 @@ impl Pipeline {
             .count()
     }
 
+    /// Asserts that A's log has exactly `count` lines with every one of `parts`.
+    pub fn assert_log(&self, parts: &[&str], count: usize) {
+        assert_eq!(
+            self.log_lines(parts),
+            count,
+            "log lines with {parts:?}:\n{}",
+            self.a.proc.output()
+        );
+    }
+
     /// Waits until A's log has `count` lines with every one of `parts`.
     pub fn wait_log(&self, parts: &[&str], count: usize) {
         wait_for(WAIT, || (self.log_lines(parts) == count).then_some(())).unwrap_or_else(|| {
@@ -99,5 +110,21 @@ pub fn up_values(recorded: &Recorded, name: &str) -> Vec<f64> {
     points(recorded, name)
         .into_iter()
         .map(|(_, _, v)| v)
+        .collect()
+}
+
+/// (name, monotonic) of every Sum that arrived, checking that each came under `scope`.
+pub fn sum_kinds(recorded: &Recorded, scope: &str) -> Vec<(String, bool)> {
+    recorded
+        .metrics
+        .iter()
+        .flat_map(|m| &m.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .inspect(|sm| assert_eq!(sm.scope.as_ref().unwrap().name, scope))
+        .flat_map(|sm| &sm.metrics)
+        .filter_map(|m| match &m.data {
+            Some(metric::Data::Sum(s)) => Some((m.name.clone(), s.is_monotonic)),
+            _ => None,
+        })
         .collect()
 }

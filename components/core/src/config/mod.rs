@@ -8,6 +8,7 @@ pub mod de;
 pub mod duration;
 pub mod load;
 pub mod model;
+pub mod net;
 pub mod node;
 pub mod opaque;
 pub mod resolve;

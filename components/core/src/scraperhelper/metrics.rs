@@ -34,6 +34,73 @@ pub struct MetricDef {
     pub enabled: bool,
 }
 
+impl MetricDef {
+    /// In `metadata.yaml`'s order: name, unit, type, enabled, description.
+    pub const fn new(
+        name: &'static str,
+        unit: &'static str,
+        kind: MetricKind,
+        enabled: bool,
+        description: &'static str,
+    ) -> Self {
+        MetricDef {
+            name,
+            description,
+            unit,
+            kind,
+            enabled,
+        }
+    }
+}
+
+/// Every name a receiver's `metrics:`, `resource_attributes:` and `events:` sections may toggle.
+pub struct Catalog {
+    pub metrics: &'static [MetricDef],
+    /// otelcol metrics ferrotel accepts in `metrics:` but does not produce.
+    pub accepted_only: &'static [&'static str],
+    /// (name, enabled by default).
+    pub resource_attributes: &'static [(&'static str, bool)],
+    pub events: &'static [&'static str],
+}
+
+impl Catalog {
+    /// Checks the toggles against the catalog, naming the nearest name for a typo.
+    pub fn validate(
+        &self,
+        metrics: &Toggles,
+        resource_attributes: &Toggles,
+        events: &Toggles,
+    ) -> Result<(), String> {
+        let accepted_only = self.accepted_only.iter().copied();
+        validate_toggles(
+            "metrics",
+            metrics,
+            self.metrics.iter().map(|d| d.name).chain(accepted_only),
+        )?;
+        validate_toggles(
+            "resource_attributes",
+            resource_attributes,
+            self.resource_attributes.iter().map(|(n, _)| *n),
+        )?;
+        validate_toggles("events", events, self.events.iter().copied())
+    }
+
+    /// Whether the resource attribute `name` is on when the config says nothing about it.
+    pub fn resource_default(&self, name: &str) -> bool {
+        self.resource_attributes
+            .iter()
+            .any(|(n, on)| *n == name && *on)
+    }
+
+    /// Whether the metric `name` is on under `metrics`.
+    pub fn metric_enabled(&self, metrics: &Toggles, name: &str) -> bool {
+        metrics.get(name).map_or_else(
+            || self.metrics.iter().any(|d| d.name == name && d.enabled),
+            |t| t.enabled,
+        )
+    }
+}
+
 /// `metrics::<name>::enabled` / `resource_attributes::<name>::enabled`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

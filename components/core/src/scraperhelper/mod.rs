@@ -9,7 +9,7 @@ mod metrics;
 pub mod testing;
 
 pub use metrics::{
-    MetricDef, MetricKind, MetricsBuilder, Number, Toggle, Toggles, Value, key_value,
+    Catalog, MetricDef, MetricKind, MetricsBuilder, Number, Toggle, Toggles, Value, key_value,
     validate_toggles,
 };
 
@@ -48,6 +48,26 @@ pub struct Controller {
     pub initial_delay: Duration,
     /// Zero means the collection interval.
     pub timeout: Duration,
+}
+
+impl Controller {
+    /// otelcol's `ControllerConfig` check.
+    pub fn validate_interval(collection_interval: Duration) -> Result<(), String> {
+        if collection_interval.is_zero() {
+            Err("\"collection_interval\": requires positive value".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A scrape's deadline: `timeout`, or the collection interval when `timeout` is zero.
+pub fn scrape_timeout(collection_interval: Duration, timeout: Duration) -> Duration {
+    if timeout.is_zero() {
+        collection_interval
+    } else {
+        timeout
+    }
 }
 
 /// How to build each scrape's metrics.
@@ -150,11 +170,7 @@ async fn run<S: Scraper>(
         _ = tokio::time::sleep(controller.initial_delay) => {}
         _ = stopped.changed() => return,
     }
-    let timeout = if controller.timeout.is_zero() {
-        controller.collection_interval
-    } else {
-        controller.timeout
-    };
+    let timeout = scrape_timeout(controller.collection_interval, controller.timeout);
     let mut ticks = tokio::time::interval(controller.collection_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut health = Health::Unknown;

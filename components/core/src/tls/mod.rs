@@ -3,6 +3,7 @@
 
 pub mod client;
 mod common;
+pub mod defaults;
 pub mod server;
 
 pub use client::TlsClientSetting;

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use ferrotel_core::config::{GoDuration, Opaque, Validate};
-use ferrotel_core::scraperhelper::{Toggles, validate_toggles};
+use ferrotel_core::scraperhelper::{Controller, Toggles, scrape_timeout};
 use ferrotel_core::tls::TlsClientSetting;
 
-use crate::metadata::{DEFS, EVENTS, RESOURCE_ATTRIBUTES};
+use crate::metadata::CATALOG;
 
 pub const DEFAULT_ENDPOINT: &str = "localhost:27017";
 
@@ -96,27 +96,15 @@ impl Default for QuerySampleCollection {
 impl Config {
     /// The scrape's deadline: `timeout`, or the interval when it is zero (as the helper does).
     pub fn effective_timeout(&self) -> std::time::Duration {
-        if self.timeout.is_zero() {
-            self.collection_interval.as_duration()
-        } else {
-            self.timeout.as_duration()
-        }
+        scrape_timeout(*self.collection_interval, *self.timeout)
     }
 }
 
 impl Validate for Config {
     /// otelcol's checks, in its order; several problems are joined with "; " as multierr does.
     fn validate(&self) -> Result<(), String> {
-        validate_toggles("metrics", &self.metrics, DEFS.iter().map(|d| d.name))?;
-        validate_toggles(
-            "resource_attributes",
-            &self.resource_attributes,
-            RESOURCE_ATTRIBUTES.iter().map(|(n, _)| *n),
-        )?;
-        validate_toggles("events", &self.events, EVENTS.iter().copied())?;
-        if self.collection_interval.is_zero() {
-            return Err("\"collection_interval\": requires positive value".into());
-        }
+        CATALOG.validate(&self.metrics, &self.resource_attributes, &self.events)?;
+        Controller::validate_interval(*self.collection_interval)?;
         if self.hosts.is_empty() {
             return Err("no hosts were specified in the config".into());
         }

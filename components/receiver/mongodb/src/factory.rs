@@ -47,7 +47,7 @@ impl ReceiverFactory for MongodbReceiverFactory {
         let controller = Controller {
             collection_interval: *config.collection_interval,
             initial_delay: *config.initial_delay,
-            timeout: config.effective_timeout(),
+            timeout: *config.timeout,
         };
         let spec = BuilderSpec {
             scope: SCOPE,

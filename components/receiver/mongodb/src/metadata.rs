@@ -2,7 +2,7 @@
 //! `metadata.yaml` has them (names, units, sum/gauge, monotonic, default enabled), plus
 //! ferrotel's own `mongodb.up`.
 
-use ferrotel_core::scraperhelper::{MetricDef, MetricKind};
+use ferrotel_core::scraperhelper::{Catalog, MetricDef, MetricKind};
 
 /// The instrumentation scope otelcol-contrib uses.
 pub const SCOPE: &str =
@@ -23,75 +23,59 @@ pub const EVENTS: &[&str] = &["db.server.query_sample"];
 
 use MetricKind::{Counter, Gauge, UpDownCounter};
 
-const fn def(
-    name: &'static str,
-    unit: &'static str,
-    kind: MetricKind,
-    enabled: bool,
-    description: &'static str,
-) -> MetricDef {
-    MetricDef {
-        name,
-        description,
-        unit,
-        kind,
-        enabled,
-    }
-}
-
 #[rustfmt::skip]
 pub static DEFS: &[MetricDef] = &[
     // enabled by default
-    def("mongodb.cache.operations", "{operations}", Counter, true, "The number of cache operations of the instance."),
-    def("mongodb.collection.count", "{collections}", UpDownCounter, true, "The number of collections."),
-    def("mongodb.connection.count", "{connections}", UpDownCounter, true, "The number of connections."),
-    def("mongodb.cursor.count", "{cursors}", UpDownCounter, true, "The number of open cursors maintained for clients."),
-    def("mongodb.cursor.timeout.count", "{cursors}", UpDownCounter, true, "The number of cursors that have timed out."),
-    def("mongodb.data.size", "By", UpDownCounter, true, "The size of the collection. Data compression does not affect this value."),
-    def("mongodb.database.count", "{databases}", UpDownCounter, true, "The number of existing databases."),
-    def("mongodb.document.operation.count", "{documents}", UpDownCounter, true, "The number of document operations executed."),
-    def("mongodb.extent.count", "{extents}", UpDownCounter, true, "The number of extents."),
-    def("mongodb.global_lock.time", "ms", Counter, true, "The time the global lock has been held."),
-    def("mongodb.index.access.count", "{accesses}", UpDownCounter, true, "The number of times an index has been accessed."),
-    def("mongodb.index.count", "{indexes}", UpDownCounter, true, "The number of indexes."),
-    def("mongodb.index.size", "By", UpDownCounter, true, "Sum of the space allocated to all indexes in the database, including free index space."),
-    def("mongodb.memory.usage", "By", UpDownCounter, true, "The amount of memory used."),
-    def("mongodb.network.io.receive", "By", UpDownCounter, true, "The number of bytes received."),
-    def("mongodb.network.io.transmit", "By", UpDownCounter, true, "The number of by transmitted."),
-    def("mongodb.network.request.count", "{requests}", UpDownCounter, true, "The number of requests received by the server."),
-    def("mongodb.object.count", "{objects}", UpDownCounter, true, "The number of objects."),
-    def("mongodb.operation.count", "{operations}", Counter, true, "The number of operations executed."),
-    def("mongodb.operation.time", "ms", Counter, true, "The total time spent performing operations."),
-    def("mongodb.session.count", "{sessions}", UpDownCounter, true, "The total number of active sessions."),
-    def("mongodb.storage.size", "By", Counter, true, "The total amount of storage allocated to this collection."),
+    MetricDef::new("mongodb.cache.operations", "{operations}", Counter, true, "The number of cache operations of the instance."),
+    MetricDef::new("mongodb.collection.count", "{collections}", UpDownCounter, true, "The number of collections."),
+    MetricDef::new("mongodb.connection.count", "{connections}", UpDownCounter, true, "The number of connections."),
+    MetricDef::new("mongodb.cursor.count", "{cursors}", UpDownCounter, true, "The number of open cursors maintained for clients."),
+    MetricDef::new("mongodb.cursor.timeout.count", "{cursors}", UpDownCounter, true, "The number of cursors that have timed out."),
+    MetricDef::new("mongodb.data.size", "By", UpDownCounter, true, "The size of the collection. Data compression does not affect this value."),
+    MetricDef::new("mongodb.database.count", "{databases}", UpDownCounter, true, "The number of existing databases."),
+    MetricDef::new("mongodb.document.operation.count", "{documents}", UpDownCounter, true, "The number of document operations executed."),
+    MetricDef::new("mongodb.extent.count", "{extents}", UpDownCounter, true, "The number of extents."),
+    MetricDef::new("mongodb.global_lock.time", "ms", Counter, true, "The time the global lock has been held."),
+    MetricDef::new("mongodb.index.access.count", "{accesses}", UpDownCounter, true, "The number of times an index has been accessed."),
+    MetricDef::new("mongodb.index.count", "{indexes}", UpDownCounter, true, "The number of indexes."),
+    MetricDef::new("mongodb.index.size", "By", UpDownCounter, true, "Sum of the space allocated to all indexes in the database, including free index space."),
+    MetricDef::new("mongodb.memory.usage", "By", UpDownCounter, true, "The amount of memory used."),
+    MetricDef::new("mongodb.network.io.receive", "By", UpDownCounter, true, "The number of bytes received."),
+    MetricDef::new("mongodb.network.io.transmit", "By", UpDownCounter, true, "The number of by transmitted."),
+    MetricDef::new("mongodb.network.request.count", "{requests}", UpDownCounter, true, "The number of requests received by the server."),
+    MetricDef::new("mongodb.object.count", "{objects}", UpDownCounter, true, "The number of objects."),
+    MetricDef::new("mongodb.operation.count", "{operations}", Counter, true, "The number of operations executed."),
+    MetricDef::new("mongodb.operation.time", "ms", Counter, true, "The total time spent performing operations."),
+    MetricDef::new("mongodb.session.count", "{sessions}", UpDownCounter, true, "The total number of active sessions."),
+    MetricDef::new("mongodb.storage.size", "By", Counter, true, "The total amount of storage allocated to this collection."),
     // optional
-    def("mongodb.active.reads", "{reads}", UpDownCounter, false, "The number of read operations currently being processed."),
-    def("mongodb.active.writes", "{writes}", UpDownCounter, false, "The number of write operations currently being processed."),
-    def("mongodb.commands.rate", "{command}/s", Gauge, false, "The number of commands executed per second."),
-    def("mongodb.deletes.rate", "{delete}/s", Gauge, false, "The number of deletes executed per second."),
-    def("mongodb.flushes.rate", "{flush}/s", Gauge, false, "The number of flushes executed per second."),
-    def("mongodb.getmores.rate", "{getmore}/s", Gauge, false, "The number of getmores executed per second."),
-    def("mongodb.health", "1", Gauge, false, "The health status of the server."),
-    def("mongodb.inserts.rate", "{insert}/s", Gauge, false, "The number of insertions executed per second."),
-    def("mongodb.lock.acquire.count", "{count}", Counter, false, "Number of times the lock was acquired in the specified mode."),
-    def("mongodb.lock.acquire.time", "microseconds", Counter, false, "Cumulative wait time for the lock acquisitions."),
-    def("mongodb.lock.acquire.wait_count", "{count}", Counter, false, "Number of times the lock acquisitions encountered waits because the locks were held in a conflicting mode."),
-    def("mongodb.lock.deadlock.count", "{count}", Counter, false, "Number of times the lock acquisitions encountered deadlocks."),
-    def("mongodb.operation.latency.time", "us", Gauge, false, "The latency of operations."),
-    def("mongodb.operation.repl.count", "{operations}", Counter, false, "The number of replicated operations executed."),
-    def("mongodb.page_faults", "{faults}", Counter, false, "The number of page faults."),
-    def("mongodb.queries.rate", "{query}/s", Gauge, false, "The number of queries executed per second."),
-    def("mongodb.repl_commands_per_sec", "{command}/s", Gauge, false, "The number of replicated commands executed per second."),
-    def("mongodb.repl_deletes_per_sec", "{delete}/s", Gauge, false, "The number of replicated deletes executed per second."),
-    def("mongodb.repl_getmores_per_sec", "{getmore}/s", Gauge, false, "The number of replicated getmores executed per second."),
-    def("mongodb.repl_inserts_per_sec", "{insert}/s", Gauge, false, "The number of replicated insertions executed per second."),
-    def("mongodb.repl_queries_per_sec", "{query}/s", Gauge, false, "The number of replicated queries executed per second."),
-    def("mongodb.repl_updates_per_sec", "{update}/s", Gauge, false, "The number of replicated updates executed per second."),
-    def("mongodb.updates.rate", "{update}/s", Gauge, false, "The number of updates executed per second."),
-    def("mongodb.uptime", "ms", Counter, false, "The amount of time that the server has been running."),
-    def("mongodb.wtcache.bytes.read", "By", Counter, false, "The number of bytes read into the WiredTiger cache."),
+    MetricDef::new("mongodb.active.reads", "{reads}", UpDownCounter, false, "The number of read operations currently being processed."),
+    MetricDef::new("mongodb.active.writes", "{writes}", UpDownCounter, false, "The number of write operations currently being processed."),
+    MetricDef::new("mongodb.commands.rate", "{command}/s", Gauge, false, "The number of commands executed per second."),
+    MetricDef::new("mongodb.deletes.rate", "{delete}/s", Gauge, false, "The number of deletes executed per second."),
+    MetricDef::new("mongodb.flushes.rate", "{flush}/s", Gauge, false, "The number of flushes executed per second."),
+    MetricDef::new("mongodb.getmores.rate", "{getmore}/s", Gauge, false, "The number of getmores executed per second."),
+    MetricDef::new("mongodb.health", "1", Gauge, false, "The health status of the server."),
+    MetricDef::new("mongodb.inserts.rate", "{insert}/s", Gauge, false, "The number of insertions executed per second."),
+    MetricDef::new("mongodb.lock.acquire.count", "{count}", Counter, false, "Number of times the lock was acquired in the specified mode."),
+    MetricDef::new("mongodb.lock.acquire.time", "microseconds", Counter, false, "Cumulative wait time for the lock acquisitions."),
+    MetricDef::new("mongodb.lock.acquire.wait_count", "{count}", Counter, false, "Number of times the lock acquisitions encountered waits because the locks were held in a conflicting mode."),
+    MetricDef::new("mongodb.lock.deadlock.count", "{count}", Counter, false, "Number of times the lock acquisitions encountered deadlocks."),
+    MetricDef::new("mongodb.operation.latency.time", "us", Gauge, false, "The latency of operations."),
+    MetricDef::new("mongodb.operation.repl.count", "{operations}", Counter, false, "The number of replicated operations executed."),
+    MetricDef::new("mongodb.page_faults", "{faults}", Counter, false, "The number of page faults."),
+    MetricDef::new("mongodb.queries.rate", "{query}/s", Gauge, false, "The number of queries executed per second."),
+    MetricDef::new("mongodb.repl_commands_per_sec", "{command}/s", Gauge, false, "The number of replicated commands executed per second."),
+    MetricDef::new("mongodb.repl_deletes_per_sec", "{delete}/s", Gauge, false, "The number of replicated deletes executed per second."),
+    MetricDef::new("mongodb.repl_getmores_per_sec", "{getmore}/s", Gauge, false, "The number of replicated getmores executed per second."),
+    MetricDef::new("mongodb.repl_inserts_per_sec", "{insert}/s", Gauge, false, "The number of replicated insertions executed per second."),
+    MetricDef::new("mongodb.repl_queries_per_sec", "{query}/s", Gauge, false, "The number of replicated queries executed per second."),
+    MetricDef::new("mongodb.repl_updates_per_sec", "{update}/s", Gauge, false, "The number of replicated updates executed per second."),
+    MetricDef::new("mongodb.updates.rate", "{update}/s", Gauge, false, "The number of updates executed per second."),
+    MetricDef::new("mongodb.uptime", "ms", Counter, false, "The amount of time that the server has been running."),
+    MetricDef::new("mongodb.wtcache.bytes.read", "By", Counter, false, "The number of bytes read into the WiredTiger cache."),
     // ferrotel's own
-    def(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0); ferrotel's own metric."),
+    MetricDef::new(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0); ferrotel's own metric."),
 ];
 
 /// `operation` values and the `opcounters` / `opcountersRepl` keys they are read from, with the
@@ -173,6 +157,14 @@ pub const LOCK_METRICS: &[(&str, &str)] = &[
     ("mongodb.lock.acquire.time", "timeAcquiringMicros"),
     ("mongodb.lock.deadlock.count", "deadlockCount"),
 ];
+
+/// What the config's `metrics:`, `resource_attributes:` and `events:` may name.
+pub static CATALOG: Catalog = Catalog {
+    metrics: DEFS,
+    accepted_only: &[],
+    resource_attributes: RESOURCE_ATTRIBUTES,
+    events: EVENTS,
+};
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 
 use crate::connect::Prepared;
+use crate::metadata::CATALOG;
 use crate::record::{self, Problems, Rates, Reader, Version};
 
 pub struct MongodbScraper {
@@ -132,10 +133,15 @@ impl MongodbScraper {
             }
         };
         let instance = crate::uuid::instance_id(&address, port);
+        let on = |name| CATALOG.resource_default(name);
         out.resource(vec![
-            ("server.address", Value::from(address), true),
-            ("server.port", Value::Int(port), false),
-            ("service.instance.id", Value::from(instance), true),
+            ("server.address", Value::from(address), on("server.address")),
+            ("server.port", Value::Int(port), on("server.port")),
+            (
+                "service.instance.id",
+                Value::from(instance),
+                on("service.instance.id"),
+            ),
         ]);
         out.record_int("mongodb.database.count", names.len() as i64, &[]);
         crate::status::admin_stats(

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
+use ferrotel_core::config::net::{host_and_port, validate_stream_transport};
 use ferrotel_core::config::{GoDuration, Opaque, Validate};
-use ferrotel_core::scraperhelper::{Toggles, validate_toggles};
-use ferrotel_core::tls::TlsClientSetting;
+use ferrotel_core::scraperhelper::{Controller, Toggles, scrape_timeout};
+use ferrotel_core::tls::{TlsClientSetting, defaults};
 
-use crate::metadata::{ACCEPTED_ONLY, DEFS, EVENTS, RESOURCE_ATTRIBUTES};
+use crate::metadata::CATALOG;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -149,10 +150,7 @@ impl Default for Config {
             database: String::new(),
             allow_native_passwords: true,
             db_auth: String::new(),
-            tls: TlsClientSetting {
-                insecure: true,
-                ..TlsClientSetting::default()
-            },
+            tls: defaults::insecure(),
             statement_events: StatementEvents::default(),
             query_sample_collection: QuerySampleCollection::default(),
             top_query_collection: TopQueryCollection::default(),
@@ -164,24 +162,6 @@ impl Default for Config {
     }
 }
 
-/// Transports confignet knows; only the stream ones reach a MySQL server.
-const TRANSPORTS: &[&str] = &[
-    "tcp",
-    "tcp4",
-    "tcp6",
-    "udp",
-    "udp4",
-    "udp6",
-    "ip",
-    "ip4",
-    "ip6",
-    "unix",
-    "unixgram",
-    "unixpacket",
-    "npipe",
-];
-const SUPPORTED: &[&str] = &["tcp", "tcp4", "tcp6", "unix"];
-
 impl Config {
     pub fn is_unix(&self) -> bool {
         self.transport == "unix"
@@ -189,63 +169,20 @@ impl Config {
 
     /// The scrape's deadline as the scraper helper applies it.
     pub fn effective_timeout(&self) -> Duration {
-        if self.timeout.is_zero() {
-            self.collection_interval.as_duration()
-        } else {
-            self.timeout.as_duration()
-        }
+        scrape_timeout(*self.collection_interval, *self.timeout)
     }
 
     /// (host, port) of a TCP endpoint, as Go's `net.SplitHostPort` splits it.
     pub fn host_port(&self) -> Result<(String, u16), String> {
-        let endpoint = &self.endpoint;
-        let missing = || format!("address {endpoint}: missing port in address");
-        let (host, port) = if let Some(rest) = endpoint.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("address {endpoint}: missing ']' in address"))?;
-            (host, after.strip_prefix(':').ok_or_else(missing)?)
-        } else {
-            let (host, port) = endpoint.rsplit_once(':').ok_or_else(missing)?;
-            if host.contains(':') {
-                return Err(format!("address {endpoint}: too many colons in address"));
-            }
-            (host, port)
-        };
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| format!("address {endpoint}: invalid port {port:?}"))?;
-        Ok((host.to_string(), port))
+        host_and_port(&self.endpoint)
     }
 }
 
 impl Validate for Config {
     fn validate(&self) -> Result<(), String> {
-        validate_toggles(
-            "metrics",
-            &self.metrics,
-            DEFS.iter()
-                .map(|d| d.name)
-                .chain(ACCEPTED_ONLY.iter().copied()),
-        )?;
-        validate_toggles(
-            "resource_attributes",
-            &self.resource_attributes,
-            RESOURCE_ATTRIBUTES.iter().map(|(n, _)| *n),
-        )?;
-        validate_toggles("events", &self.events, EVENTS.iter().copied())?;
-        if self.collection_interval.is_zero() {
-            return Err("\"collection_interval\": requires positive value".into());
-        }
-        if !TRANSPORTS.contains(&self.transport.as_str()) {
-            return Err(format!("invalid transport type {:?}", self.transport));
-        }
-        if !SUPPORTED.contains(&self.transport.as_str()) {
-            return Err(format!(
-                "transport {:?} cannot reach a MySQL server (use tcp, tcp4, tcp6 or unix)",
-                self.transport
-            ));
-        }
+        CATALOG.validate(&self.metrics, &self.resource_attributes, &self.events)?;
+        Controller::validate_interval(*self.collection_interval)?;
+        validate_stream_transport(&self.transport, "a MySQL server")?;
         if self.endpoint.is_empty() {
             return Err("endpoint must be specified".into());
         }

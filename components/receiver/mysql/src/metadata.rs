@@ -2,23 +2,7 @@
 //! units, Sum monotonic / non-monotonic, default enabled), plus ferrotel's `mysql.up` and the
 //! opt-in `mysql.query.top.*` metrics.
 
-use ferrotel_core::scraperhelper::{MetricDef, MetricKind};
-
-const fn def(
-    name: &'static str,
-    unit: &'static str,
-    kind: MetricKind,
-    enabled: bool,
-    description: &'static str,
-) -> MetricDef {
-    MetricDef {
-        name,
-        description,
-        unit,
-        kind,
-        enabled,
-    }
-}
+use ferrotel_core::scraperhelper::{Catalog, MetricDef, MetricKind};
 
 use MetricKind::{Counter, Gauge, UpDownCounter};
 
@@ -35,51 +19,51 @@ pub const TOP_ROWS: &str = "mysql.query.top.rows_examined";
 
 #[rustfmt::skip]
 pub static DEFS: &[MetricDef] = &[
-    def("mysql.buffer_pool.data_pages", "1", UpDownCounter, true, "The number of data pages in the InnoDB buffer pool"),
-    def("mysql.buffer_pool.limit", "By", UpDownCounter, true, "The configured size of the InnoDB buffer pool"),
-    def("mysql.buffer_pool.operations", "1", Counter, true, "The number of operations on the InnoDB buffer pool"),
-    def("mysql.buffer_pool.page_flushes", "1", Counter, true, "The number of requests to flush pages from the InnoDB buffer pool"),
-    def("mysql.buffer_pool.pages", "1", UpDownCounter, true, "The number of pages in the InnoDB buffer pool"),
-    def("mysql.buffer_pool.usage", "By", UpDownCounter, true, "The number of bytes in the InnoDB buffer pool"),
-    def("mysql.double_writes", "1", Counter, true, "The number of writes to the InnoDB doublewrite buffer"),
-    def("mysql.handlers", "1", Counter, true, "The number of requests to various MySQL handlers"),
-    def("mysql.index.io.wait.count", "1", Counter, true, "The total count of I/O wait events for an index"),
-    def("mysql.index.io.wait.time", "ns", Counter, true, "The total time of I/O wait events for an index"),
-    def("mysql.locks", "1", Counter, true, "The number of MySQL locks"),
-    def("mysql.log_operations", "1", Counter, true, "The number of InnoDB log operations"),
-    def("mysql.mysqlx_connections", "1", Counter, true, "The number of mysqlx connections"),
-    def("mysql.opened_resources", "1", Counter, true, "The number of opened resources"),
-    def("mysql.operations", "1", Counter, true, "The number of InnoDB operations"),
-    def("mysql.page_operations", "1", Counter, true, "The number of InnoDB page operations"),
-    def("mysql.prepared_statements", "1", Counter, true, "The number of times each type of prepared statement command has been issued"),
-    def("mysql.row_locks", "1", Counter, true, "The number of InnoDB row locks"),
-    def("mysql.row_operations", "1", Counter, true, "The number of InnoDB row operations"),
-    def("mysql.sorts", "1", Counter, true, "The number of MySQL sorts"),
-    def("mysql.table.io.wait.count", "1", Counter, true, "The total count of I/O wait events for a table"),
-    def("mysql.table.io.wait.time", "ns", Counter, true, "The total time of I/O wait events for a table"),
-    def("mysql.threads", "1", UpDownCounter, true, "The state of MySQL threads"),
-    def("mysql.tmp_resources", "1", Counter, true, "The number of created temporary resources"),
-    def("mysql.uptime", "s", Counter, true, "The number of seconds that the server has been up"),
+    MetricDef::new("mysql.buffer_pool.data_pages", "1", UpDownCounter, true, "The number of data pages in the InnoDB buffer pool"),
+    MetricDef::new("mysql.buffer_pool.limit", "By", UpDownCounter, true, "The configured size of the InnoDB buffer pool"),
+    MetricDef::new("mysql.buffer_pool.operations", "1", Counter, true, "The number of operations on the InnoDB buffer pool"),
+    MetricDef::new("mysql.buffer_pool.page_flushes", "1", Counter, true, "The number of requests to flush pages from the InnoDB buffer pool"),
+    MetricDef::new("mysql.buffer_pool.pages", "1", UpDownCounter, true, "The number of pages in the InnoDB buffer pool"),
+    MetricDef::new("mysql.buffer_pool.usage", "By", UpDownCounter, true, "The number of bytes in the InnoDB buffer pool"),
+    MetricDef::new("mysql.double_writes", "1", Counter, true, "The number of writes to the InnoDB doublewrite buffer"),
+    MetricDef::new("mysql.handlers", "1", Counter, true, "The number of requests to various MySQL handlers"),
+    MetricDef::new("mysql.index.io.wait.count", "1", Counter, true, "The total count of I/O wait events for an index"),
+    MetricDef::new("mysql.index.io.wait.time", "ns", Counter, true, "The total time of I/O wait events for an index"),
+    MetricDef::new("mysql.locks", "1", Counter, true, "The number of MySQL locks"),
+    MetricDef::new("mysql.log_operations", "1", Counter, true, "The number of InnoDB log operations"),
+    MetricDef::new("mysql.mysqlx_connections", "1", Counter, true, "The number of mysqlx connections"),
+    MetricDef::new("mysql.opened_resources", "1", Counter, true, "The number of opened resources"),
+    MetricDef::new("mysql.operations", "1", Counter, true, "The number of InnoDB operations"),
+    MetricDef::new("mysql.page_operations", "1", Counter, true, "The number of InnoDB page operations"),
+    MetricDef::new("mysql.prepared_statements", "1", Counter, true, "The number of times each type of prepared statement command has been issued"),
+    MetricDef::new("mysql.row_locks", "1", Counter, true, "The number of InnoDB row locks"),
+    MetricDef::new("mysql.row_operations", "1", Counter, true, "The number of InnoDB row operations"),
+    MetricDef::new("mysql.sorts", "1", Counter, true, "The number of MySQL sorts"),
+    MetricDef::new("mysql.table.io.wait.count", "1", Counter, true, "The total count of I/O wait events for a table"),
+    MetricDef::new("mysql.table.io.wait.time", "ns", Counter, true, "The total time of I/O wait events for a table"),
+    MetricDef::new("mysql.threads", "1", UpDownCounter, true, "The state of MySQL threads"),
+    MetricDef::new("mysql.tmp_resources", "1", Counter, true, "The number of created temporary resources"),
+    MetricDef::new("mysql.uptime", "s", Counter, true, "The number of seconds that the server has been up"),
     // optional in otelcol
-    def("mysql.client.network.io", "By", Counter, false, "The number of transmitted bytes between server and clients"),
-    def("mysql.commands", "1", Counter, false, "The number of times each type of command has been executed"),
-    def("mysql.connection.count", "1", Counter, false, "The number of connection attempts (successful or not) to the MySQL server"),
-    def("mysql.connection.errors", "1", Counter, false, "Errors that occur during the client connection process"),
-    def("mysql.joins", "1", Counter, false, "The number of joins that perform table scans"),
-    def("mysql.mysqlx_worker_threads", "1", UpDownCounter, false, "The number of worker threads available"),
-    def("mysql.query.client.count", "1", Counter, false, "The number of statements executed by the server. This includes only statements sent to the server by clients"),
-    def("mysql.query.count", "1", Counter, false, "The number of statements executed by the server"),
-    def("mysql.query.slow.count", "1", Counter, false, "The number of slow queries"),
-    def("mysql.replica.sql_delay", "s", UpDownCounter, false, "The number of seconds that the replica must lag the source"),
-    def("mysql.replica.time_behind_source", "s", UpDownCounter, false, "This field is an indication of how late the replica is"),
-    def("mysql.statement_event.count", "1", UpDownCounter, false, "Summary of current and recent statement events"),
-    def("mysql.statement_event.wait.time", "ns", UpDownCounter, false, "The total wait time of the summarized timed events"),
-    def("mysql.table_open_cache", "1", Counter, false, "The number of hits, misses or overflows for open tables cache lookups"),
+    MetricDef::new("mysql.client.network.io", "By", Counter, false, "The number of transmitted bytes between server and clients"),
+    MetricDef::new("mysql.commands", "1", Counter, false, "The number of times each type of command has been executed"),
+    MetricDef::new("mysql.connection.count", "1", Counter, false, "The number of connection attempts (successful or not) to the MySQL server"),
+    MetricDef::new("mysql.connection.errors", "1", Counter, false, "Errors that occur during the client connection process"),
+    MetricDef::new("mysql.joins", "1", Counter, false, "The number of joins that perform table scans"),
+    MetricDef::new("mysql.mysqlx_worker_threads", "1", UpDownCounter, false, "The number of worker threads available"),
+    MetricDef::new("mysql.query.client.count", "1", Counter, false, "The number of statements executed by the server. This includes only statements sent to the server by clients"),
+    MetricDef::new("mysql.query.count", "1", Counter, false, "The number of statements executed by the server"),
+    MetricDef::new("mysql.query.slow.count", "1", Counter, false, "The number of slow queries"),
+    MetricDef::new("mysql.replica.sql_delay", "s", UpDownCounter, false, "The number of seconds that the replica must lag the source"),
+    MetricDef::new("mysql.replica.time_behind_source", "s", UpDownCounter, false, "This field is an indication of how late the replica is"),
+    MetricDef::new("mysql.statement_event.count", "1", UpDownCounter, false, "Summary of current and recent statement events"),
+    MetricDef::new("mysql.statement_event.wait.time", "ns", UpDownCounter, false, "The total wait time of the summarized timed events"),
+    MetricDef::new("mysql.table_open_cache", "1", Counter, false, "The number of hits, misses or overflows for open tables cache lookups"),
     // ferrotel's own; the top-query ones only when `top_queries.enabled`
-    def(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0)"),
-    def(TOP_CALLS, "{call}", Gauge, true, "Executions of a statement digest during the last collection interval, for the top digests by time"),
-    def(TOP_TIME, "s", Gauge, true, "Time spent executing a statement digest during the last collection interval, for the top digests by time"),
-    def(TOP_ROWS, "{row}", Gauge, true, "Rows examined by a statement digest during the last collection interval, for the top digests by time"),
+    MetricDef::new(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0)"),
+    MetricDef::new(TOP_CALLS, "{call}", Gauge, true, "Executions of a statement digest during the last collection interval, for the top digests by time"),
+    MetricDef::new(TOP_TIME, "s", Gauge, true, "Time spent executing a statement digest during the last collection interval, for the top digests by time"),
+    MetricDef::new(TOP_ROWS, "{row}", Gauge, true, "Rows examined by a statement digest during the last collection interval, for the top digests by time"),
 ];
 
 /// Optional otelcol metrics that a config may toggle but that this receiver does not produce
@@ -224,6 +208,14 @@ pub const STATUS_FIELDS: &[(&str, &str, Option<Attribute>)] = &[
     ("Table_open_cache_misses", "mysql.table_open_cache", Some(("status", "miss"))),
     ("Table_open_cache_overflows", "mysql.table_open_cache", Some(("status", "overflow"))),
 ];
+
+/// What the config's `metrics:`, `resource_attributes:` and `events:` may name.
+pub static CATALOG: Catalog = Catalog {
+    metrics: DEFS,
+    accepted_only: ACCEPTED_ONLY,
+    resource_attributes: RESOURCE_ATTRIBUTES,
+    events: EVENTS,
+};
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ferrotel_core::scraperhelper::{MetricsBuilder, Value};
 
-use crate::metadata::{RESOURCE_ATTRIBUTES, STATUS_FIELDS};
+use crate::metadata::{CATALOG, STATUS_FIELDS};
 
 /// performance_schema timers count picoseconds; otelcol reports nanoseconds.
 const PS_PER_NS: u64 = 1000;
@@ -62,19 +62,12 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn default_enabled(name: &str) -> bool {
-    RESOURCE_ATTRIBUTES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .is_some_and(|(_, on)| *on)
-}
-
 /// Starts the one resource every point of a scrape belongs to.
 pub fn resource(out: &mut MetricsBuilder, endpoint: &str, version: Option<&str>) {
     let mut attributes = vec![(
         "mysql.instance.endpoint",
         Value::from(endpoint),
-        default_enabled("mysql.instance.endpoint"),
+        CATALOG.resource_default("mysql.instance.endpoint"),
     )];
     if let Some(version) = version {
         let system = if version.to_ascii_lowercase().contains("mariadb") {
@@ -85,12 +78,12 @@ pub fn resource(out: &mut MetricsBuilder, endpoint: &str, version: Option<&str>)
         attributes.push((
             "db.system.name",
             Value::from(system),
-            default_enabled("db.system.name"),
+            CATALOG.resource_default("db.system.name"),
         ));
         attributes.push((
             "db.system.version",
             Value::from(version),
-            default_enabled("db.system.version"),
+            CATALOG.resource_default("db.system.version"),
         ));
     }
     out.resource(attributes);

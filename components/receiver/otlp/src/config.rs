@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use ferrotel_core::config::net::validate_transport;
 use ferrotel_core::config::{GoDuration, Validate};
 use ferrotel_core::tls_server::TlsServerSetting;
 use ferrotel_core::wire::{Limits, MAX_SUPPORTED_VALUE_DEPTH};
@@ -317,30 +318,6 @@ fn percent_decode(s: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|_| "path is not UTF-8 once unescaped".into())
-}
-
-const TRANSPORTS: &[&str] = &[
-    "tcp",
-    "tcp4",
-    "tcp6",
-    "udp",
-    "udp4",
-    "udp6",
-    "ip",
-    "ip4",
-    "ip6",
-    "unix",
-    "unixgram",
-    "unixpacket",
-    "npipe",
-];
-
-fn validate_transport(transport: &str) -> Result<(), String> {
-    if TRANSPORTS.contains(&transport) {
-        Ok(())
-    } else {
-        Err(format!("invalid transport type {transport:?}"))
-    }
 }
 
 /// Encodings a client may name in `Content-Encoding`, and whether ferrotel decodes them.

@@ -5,15 +5,14 @@
 //! metrics builder's `metrics`/`resource_attributes`, and the query-sample / top-query / pool
 //! sections, accepted for compatibility. `top_queries` and `lock_waits` are ferrotel's own.
 
-use std::fmt;
 use std::time::Duration;
 
+use ferrotel_core::config::net::split_host_port;
 use ferrotel_core::config::{GoDuration, Opaque, Validate};
-use ferrotel_core::scraperhelper::{Toggles, validate_toggles};
-use ferrotel_core::tls::TlsClientSetting;
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+use ferrotel_core::scraperhelper::{Controller, Toggles, scrape_timeout};
+use ferrotel_core::tls::{TlsClientSetting, defaults};
 
-use crate::metadata::{ACCEPTED_ONLY, DEFS, EVENTS, RESOURCE_ATTRIBUTES};
+use crate::metadata::CATALOG;
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,7 +31,7 @@ pub struct Config {
     /// Databases to scrape; empty means every database that is not a template.
     pub databases: Vec<String>,
     pub exclude_databases: Vec<String>,
-    #[serde(deserialize_with = "tls_skip_verify_by_default")]
+    #[serde(deserialize_with = "defaults::deserialize_skip_verify")]
     pub tls: TlsClientSetting,
     pub metrics: Toggles,
     pub resource_attributes: Toggles,
@@ -136,7 +135,7 @@ impl Default for Config {
             password: Opaque::default(),
             databases: Vec::new(),
             exclude_databases: Vec::new(),
-            tls: default_tls(),
+            tls: defaults::skip_verify(),
             metrics: Toggles::new(),
             resource_attributes: Toggles::new(),
             events: Toggles::new(),
@@ -149,14 +148,6 @@ impl Default for Config {
     }
 }
 
-/// otelcol's postgresql default: TLS (`sslmode=require`) without checking the certificate.
-fn default_tls() -> TlsClientSetting {
-    TlsClientSetting {
-        insecure_skip_verify: true,
-        ..TlsClientSetting::default()
-    }
-}
-
 impl Config {
     pub fn is_unix(&self) -> bool {
         self.transport == "unix"
@@ -164,11 +155,7 @@ impl Config {
 
     /// The scrape's deadline as the scraper helper applies it.
     pub fn effective_timeout(&self) -> Duration {
-        if self.timeout.is_zero() {
-            self.collection_interval.as_duration()
-        } else {
-            self.timeout.as_duration()
-        }
+        scrape_timeout(*self.collection_interval, *self.timeout)
     }
 
     /// (host, port) as Go's `net.SplitHostPort` splits the endpoint.
@@ -195,40 +182,10 @@ impl Config {
     }
 }
 
-pub fn split_host_port(endpoint: &str) -> Result<(String, String), String> {
-    let missing = || format!("address {endpoint}: missing port in address");
-    if let Some(rest) = endpoint.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("address {endpoint}: missing ']' in address"))?;
-        let port = after.strip_prefix(':').ok_or_else(missing)?;
-        return Ok((host.to_string(), port.to_string()));
-    }
-    let (host, port) = endpoint.rsplit_once(':').ok_or_else(missing)?;
-    if host.contains(':') {
-        return Err(format!("address {endpoint}: too many colons in address"));
-    }
-    Ok((host.to_string(), port.to_string()))
-}
-
 impl Validate for Config {
     fn validate(&self) -> Result<(), String> {
-        validate_toggles(
-            "metrics",
-            &self.metrics,
-            DEFS.iter()
-                .map(|d| d.name)
-                .chain(ACCEPTED_ONLY.iter().copied()),
-        )?;
-        validate_toggles(
-            "resource_attributes",
-            &self.resource_attributes,
-            RESOURCE_ATTRIBUTES.iter().map(|(n, _)| *n),
-        )?;
-        validate_toggles("events", &self.events, EVENTS.iter().copied())?;
-        if self.collection_interval.is_zero() {
-            return Err("\"collection_interval\": requires positive value".into());
-        }
+        CATALOG.validate(&self.metrics, &self.resource_attributes, &self.events)?;
+        Controller::validate_interval(*self.collection_interval)?;
         // otelcol reports every problem at once (multierr), in this order
         let mut errors = Vec::new();
         if self.username.is_empty() {
@@ -272,72 +229,6 @@ impl Validate for Config {
             Ok(())
         } else {
             Err(errors.join("; "))
-        }
-    }
-}
-
-/// Decodes `tls:` over otelcol's default (`insecure_skip_verify: true`): otelcol fills the
-/// defaults first, so only an explicit `insecure_skip_verify: false` turns verification on.
-fn tls_skip_verify_by_default<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<TlsClientSetting, D::Error> {
-    struct TlsVisitor;
-    impl<'de> Visitor<'de> for TlsVisitor {
-        type Value = TlsClientSetting;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a map of TLS settings")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(default_tls())
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(WithDefault {
-                inner: map,
-                key: "insecure_skip_verify",
-                seen: false,
-                injected: false,
-            }))
-        }
-    }
-    deserializer.deserialize_map(TlsVisitor)
-}
-
-/// Passes the user's keys through and adds `key: true` at the end unless it was given.
-struct WithDefault<A> {
-    inner: A,
-    key: &'static str,
-    seen: bool,
-    injected: bool,
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithDefault<A> {
-    type Error = A::Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
-        if self.injected {
-            return Ok(None);
-        }
-        match self.inner.next_key::<String>()? {
-            Some(key) => {
-                self.seen |= key == self.key;
-                seed.deserialize(key.into_deserializer()).map(Some)
-            }
-            None if self.seen => Ok(None),
-            None => {
-                self.injected = true;
-                seed.deserialize(self.key.into_deserializer()).map(Some)
-            }
-        }
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        if self.injected {
-            seed.deserialize(true.into_deserializer())
-        } else {
-            self.inner.next_value_seed(seed)
         }
     }
 }

@@ -2,23 +2,7 @@
 //! units, Sum monotonic / non-monotonic / Gauge, default enabled), plus ferrotel's own, all off by
 //! default except `postgresql.up`.
 
-use ferrotel_core::scraperhelper::{MetricDef, MetricKind};
-
-const fn def(
-    name: &'static str,
-    unit: &'static str,
-    kind: MetricKind,
-    enabled: bool,
-    description: &'static str,
-) -> MetricDef {
-    MetricDef {
-        name,
-        description,
-        unit,
-        kind,
-        enabled,
-    }
-}
+use ferrotel_core::scraperhelper::{Catalog, MetricDef, MetricKind};
 
 use MetricKind::{Counter, Gauge, UpDownCounter};
 
@@ -41,51 +25,51 @@ pub const LOCK_WAIT: &str = "postgresql.lock.wait_time";
 #[rustfmt::skip]
 pub static DEFS: &[MetricDef] = &[
     // otelcol's default metrics
-    def("postgresql.backends", "1", UpDownCounter, true, "The number of backends"),
-    def("postgresql.bgwriter.buffers.allocated", "{buffers}", Counter, true, "Number of buffers allocated"),
-    def("postgresql.bgwriter.buffers.writes", "{buffers}", Counter, true, "Number of buffers written"),
-    def("postgresql.bgwriter.checkpoint.count", "{checkpoints}", Counter, true, "The number of checkpoints performed"),
-    def("postgresql.bgwriter.duration", "ms", Counter, true, "Total time spent writing and syncing files to disk by checkpoints"),
-    def("postgresql.bgwriter.maxwritten", "1", Counter, true, "Number of times the background writer stopped a cleaning scan because it had written too many buffers"),
-    def("postgresql.blocks_read", "1", Counter, true, "The number of blocks read"),
-    def("postgresql.commits", "1", Counter, true, "The number of commits"),
-    def("postgresql.connection.max", "{connections}", Gauge, true, "Configured maximum number of client connections allowed"),
-    def("postgresql.database.count", "{databases}", UpDownCounter, true, "Number of user databases"),
-    def("postgresql.db_size", "By", UpDownCounter, true, "The database disk usage"),
-    def("postgresql.index.scans", "{scans}", Counter, true, "The number of index scans on a table"),
-    def("postgresql.index.size", "By", Gauge, true, "The size of the index on disk"),
-    def("postgresql.operations", "1", Counter, true, "The number of db row operations"),
-    def("postgresql.replication.data_delay", "By", Gauge, true, "The amount of data delayed in replication"),
-    def("postgresql.rollbacks", "1", Counter, true, "The number of rollbacks"),
-    def("postgresql.rows", "1", UpDownCounter, true, "The number of rows in the database"),
-    def("postgresql.table.count", "{table}", UpDownCounter, true, "Number of user tables in a database"),
-    def("postgresql.table.size", "By", UpDownCounter, true, "Disk space used by a table"),
-    def("postgresql.table.vacuum.count", "{vacuums}", Counter, true, "Number of times a table has manually been vacuumed"),
-    def("postgresql.wal.age", "s", Gauge, true, "Age of the oldest WAL file"),
-    def("postgresql.wal.lag", "s", Gauge, true, "Time between flushing recent WAL locally and receiving notification that the standby server has completed an operation with it"),
+    MetricDef::new("postgresql.backends", "1", UpDownCounter, true, "The number of backends"),
+    MetricDef::new("postgresql.bgwriter.buffers.allocated", "{buffers}", Counter, true, "Number of buffers allocated"),
+    MetricDef::new("postgresql.bgwriter.buffers.writes", "{buffers}", Counter, true, "Number of buffers written"),
+    MetricDef::new("postgresql.bgwriter.checkpoint.count", "{checkpoints}", Counter, true, "The number of checkpoints performed"),
+    MetricDef::new("postgresql.bgwriter.duration", "ms", Counter, true, "Total time spent writing and syncing files to disk by checkpoints"),
+    MetricDef::new("postgresql.bgwriter.maxwritten", "1", Counter, true, "Number of times the background writer stopped a cleaning scan because it had written too many buffers"),
+    MetricDef::new("postgresql.blocks_read", "1", Counter, true, "The number of blocks read"),
+    MetricDef::new("postgresql.commits", "1", Counter, true, "The number of commits"),
+    MetricDef::new("postgresql.connection.max", "{connections}", Gauge, true, "Configured maximum number of client connections allowed"),
+    MetricDef::new("postgresql.database.count", "{databases}", UpDownCounter, true, "Number of user databases"),
+    MetricDef::new("postgresql.db_size", "By", UpDownCounter, true, "The database disk usage"),
+    MetricDef::new("postgresql.index.scans", "{scans}", Counter, true, "The number of index scans on a table"),
+    MetricDef::new("postgresql.index.size", "By", Gauge, true, "The size of the index on disk"),
+    MetricDef::new("postgresql.operations", "1", Counter, true, "The number of db row operations"),
+    MetricDef::new("postgresql.replication.data_delay", "By", Gauge, true, "The amount of data delayed in replication"),
+    MetricDef::new("postgresql.rollbacks", "1", Counter, true, "The number of rollbacks"),
+    MetricDef::new("postgresql.rows", "1", UpDownCounter, true, "The number of rows in the database"),
+    MetricDef::new("postgresql.table.count", "{table}", UpDownCounter, true, "Number of user tables in a database"),
+    MetricDef::new("postgresql.table.size", "By", UpDownCounter, true, "Disk space used by a table"),
+    MetricDef::new("postgresql.table.vacuum.count", "{vacuums}", Counter, true, "Number of times a table has manually been vacuumed"),
+    MetricDef::new("postgresql.wal.age", "s", Gauge, true, "Age of the oldest WAL file"),
+    MetricDef::new("postgresql.wal.lag", "s", Gauge, true, "Time between flushing recent WAL locally and receiving notification that the standby server has completed an operation with it"),
     // otelcol's optional metrics
-    def("postgresql.blks_hit", "{blks_hit}", Counter, false, "Number of times disk blocks were found already in the buffer cache"),
-    def("postgresql.blks_read", "{blks_read}", Counter, false, "Number of disk blocks read in this database"),
-    def("postgresql.database.locks", "{lock}", Gauge, false, "The number of database locks"),
-    def("postgresql.deadlocks", "{deadlock}", Counter, false, "The number of deadlocks"),
-    def("postgresql.query.conflicts", "{query}", Counter, false, "Number of queries canceled due to conflicts with recovery on this database"),
-    def("postgresql.query.execution.time", "s", Counter, false, "The total execution time of SQL statements tracked by pg_stat_statements for the database"),
-    def("postgresql.sequential_scans", "{sequential_scan}", Counter, false, "The number of sequential scans"),
-    def("postgresql.temp.io", "By", Counter, false, "Total amount of data written to temporary files by queries"),
-    def("postgresql.temp_files", "{temp_file}", Counter, false, "The number of temp files"),
-    def("postgresql.tup_deleted", "{tup_deleted}", Counter, false, "Number of rows deleted by queries in the database"),
-    def("postgresql.tup_fetched", "{tup_fetched}", Counter, false, "Number of rows fetched by queries in the database"),
-    def("postgresql.tup_inserted", "{tup_inserted}", Counter, false, "Number of rows inserted by queries in the database"),
-    def("postgresql.tup_returned", "{tup_returned}", Counter, false, "Number of rows returned by queries in the database"),
-    def("postgresql.tup_updated", "{tup_updated}", Counter, false, "Number of rows updated by queries in the database"),
-    def("postgresql.wal.delay", "s", Gauge, false, "Time between flushing recent WAL locally and receiving notification that the standby server has completed an operation with it"),
+    MetricDef::new("postgresql.blks_hit", "{blks_hit}", Counter, false, "Number of times disk blocks were found already in the buffer cache"),
+    MetricDef::new("postgresql.blks_read", "{blks_read}", Counter, false, "Number of disk blocks read in this database"),
+    MetricDef::new("postgresql.database.locks", "{lock}", Gauge, false, "The number of database locks"),
+    MetricDef::new("postgresql.deadlocks", "{deadlock}", Counter, false, "The number of deadlocks"),
+    MetricDef::new("postgresql.query.conflicts", "{query}", Counter, false, "Number of queries canceled due to conflicts with recovery on this database"),
+    MetricDef::new("postgresql.query.execution.time", "s", Counter, false, "The total execution time of SQL statements tracked by pg_stat_statements for the database"),
+    MetricDef::new("postgresql.sequential_scans", "{sequential_scan}", Counter, false, "The number of sequential scans"),
+    MetricDef::new("postgresql.temp.io", "By", Counter, false, "Total amount of data written to temporary files by queries"),
+    MetricDef::new("postgresql.temp_files", "{temp_file}", Counter, false, "The number of temp files"),
+    MetricDef::new("postgresql.tup_deleted", "{tup_deleted}", Counter, false, "Number of rows deleted by queries in the database"),
+    MetricDef::new("postgresql.tup_fetched", "{tup_fetched}", Counter, false, "Number of rows fetched by queries in the database"),
+    MetricDef::new("postgresql.tup_inserted", "{tup_inserted}", Counter, false, "Number of rows inserted by queries in the database"),
+    MetricDef::new("postgresql.tup_returned", "{tup_returned}", Counter, false, "Number of rows returned by queries in the database"),
+    MetricDef::new("postgresql.tup_updated", "{tup_updated}", Counter, false, "Number of rows updated by queries in the database"),
+    MetricDef::new("postgresql.wal.delay", "s", Gauge, false, "Time between flushing recent WAL locally and receiving notification that the standby server has completed an operation with it"),
     // ferrotel's own
-    def(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0)"),
-    def("postgresql.query.calls", "{call}", Gauge, false, "Calls of a top-N statement since the previous scrape (pg_stat_statements)"),
-    def("postgresql.query.total_time", "ms", Gauge, false, "Execution time of a top-N statement since the previous scrape (pg_stat_statements)"),
-    def("postgresql.query.io_time", "ms", Gauge, false, "Block read and write time of a top-N statement since the previous scrape (pg_stat_statements, needs track_io_timing)"),
-    def(LOCK_WAIT, "s", Gauge, false, "How long a backend has been waiting for a lock, with the query that holds it"),
-    def("postgresql.replication.replay_lag", "s", Gauge, false, "On a standby: time since the last replayed transaction was committed on the primary"),
+    MetricDef::new(UP, "1", Gauge, true, "Whether the last scrape reached the server (1) or not (0)"),
+    MetricDef::new("postgresql.query.calls", "{call}", Gauge, false, "Calls of a top-N statement since the previous scrape (pg_stat_statements)"),
+    MetricDef::new("postgresql.query.total_time", "ms", Gauge, false, "Execution time of a top-N statement since the previous scrape (pg_stat_statements)"),
+    MetricDef::new("postgresql.query.io_time", "ms", Gauge, false, "Block read and write time of a top-N statement since the previous scrape (pg_stat_statements, needs track_io_timing)"),
+    MetricDef::new(LOCK_WAIT, "s", Gauge, false, "How long a backend has been waiting for a lock, with the query that holds it"),
+    MetricDef::new("postgresql.replication.replay_lag", "s", Gauge, false, "On a standby: time since the last replayed transaction was committed on the primary"),
 ];
 
 /// Metric names otelcol knows that ferrotel accepts in `metrics:` but does not record.
@@ -114,6 +98,14 @@ pub const RESOURCE_ATTRIBUTES: &[(&str, bool)] = &[
 
 /// `events:` names of otelcol's logs (query samples, top queries): accepted, not emitted.
 pub const EVENTS: &[&str] = &["db.server.query_sample", "db.server.top_query"];
+
+/// What the config's `metrics:`, `resource_attributes:` and `events:` may name.
+pub static CATALOG: Catalog = Catalog {
+    metrics: DEFS,
+    accepted_only: ACCEPTED_ONLY,
+    resource_attributes: RESOURCE_ATTRIBUTES,
+    events: EVENTS,
+};
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ferrotel_core::scraperhelper::{MetricsBuilder, Value};
 
-use crate::metadata::{LOCK_WAIT, RESOURCE_ATTRIBUTES};
+use crate::metadata::{CATALOG, LOCK_WAIT};
 use crate::queries::{
     BLOCK_SOURCES, BgWriter, CONFLICT_TYPES, Conflicts, DbStats, IndexStats, LAG_OPERATIONS, Lock,
     LockWait, Replication, TableIo, TableStats,
@@ -44,15 +44,8 @@ pub struct Snapshot {
     pub replay_lag: Option<f64>,
 }
 
-fn default_enabled(name: &str) -> bool {
-    RESOURCE_ATTRIBUTES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .is_some_and(|(_, on)| *on)
-}
-
 fn attribute(name: &'static str, value: &str) -> (&'static str, Value, bool) {
-    (name, Value::from(value), default_enabled(name))
+    (name, Value::from(value), CATALOG.resource_default(name))
 }
 
 pub fn record(s: &Snapshot, out: &mut MetricsBuilder) {

@@ -10,7 +10,7 @@ use ferrotel_core::scraperhelper::{BuilderSpec, Controller, ScraperReceiver};
 use ferrotel_core::signal::Signal;
 
 use crate::config::Config;
-use crate::metadata::{DEFS, SCOPE, UP};
+use crate::metadata::{CATALOG, DEFS, SCOPE, UP};
 use crate::scraper::RedisScraper;
 
 pub struct RedisReceiverFactory;
@@ -45,15 +45,11 @@ impl ReceiverFactory for RedisReceiverFactory {
         let controller = Controller {
             collection_interval: *config.collection_interval,
             initial_delay: *config.initial_delay,
-            timeout: config.effective_timeout(),
+            timeout: *config.timeout,
         };
-        let enabled = |name: &str| {
-            config.metrics.get(name).map_or_else(
-                || DEFS.iter().any(|d| d.name == name && d.enabled),
-                |t| t.enabled,
-            )
-        };
-        let want_command_stats = COMMAND_STATS_METRICS.iter().any(|m| enabled(m));
+        let want_command_stats = COMMAND_STATS_METRICS
+            .iter()
+            .any(|m| CATALOG.metric_enabled(&config.metrics, m));
         let scraper = RedisScraper::new(&config, want_command_stats)?;
         let spec = BuilderSpec {
             scope: SCOPE,

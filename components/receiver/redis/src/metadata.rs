@@ -1,23 +1,7 @@
 //! The receiver's metrics as otelcol-contrib's `redisreceiver/metadata.yaml` has them (names,
 //! units, Sum monotonic / non-monotonic / Gauge, default enabled), plus ferrotel's `redis.up`.
 
-use ferrotel_core::scraperhelper::{MetricDef, MetricKind};
-
-const fn def(
-    name: &'static str,
-    unit: &'static str,
-    kind: MetricKind,
-    enabled: bool,
-    description: &'static str,
-) -> MetricDef {
-    MetricDef {
-        name,
-        description,
-        unit,
-        kind,
-        enabled,
-    }
-}
+use ferrotel_core::scraperhelper::{Catalog, MetricDef, MetricKind};
 
 use MetricKind::{Counter, Gauge, UpDownCounter};
 
@@ -29,203 +13,203 @@ pub const SCOPE: &str =
 pub const UP: &str = "redis.up";
 
 pub static DEFS: &[MetricDef] = &[
-    def(
+    MetricDef::new(
         "redis.clients.blocked",
         "{client}",
         UpDownCounter,
         true,
         "Number of clients pending on a blocking call",
     ),
-    def(
+    MetricDef::new(
         "redis.clients.connected",
         "{client}",
         UpDownCounter,
         true,
         "Number of client connections (excluding connections from replicas)",
     ),
-    def(
+    MetricDef::new(
         "redis.clients.max_input_buffer",
         "By",
         Gauge,
         true,
         "Biggest input buffer among current client connections",
     ),
-    def(
+    MetricDef::new(
         "redis.clients.max_output_buffer",
         "By",
         Gauge,
         true,
         "Longest output list among current client connections",
     ),
-    def(
+    MetricDef::new(
         "redis.commands",
         "{ops}/s",
         Gauge,
         true,
         "Number of commands processed per second",
     ),
-    def(
+    MetricDef::new(
         "redis.commands.processed",
         "{command}",
         Counter,
         true,
         "Total number of commands processed by the server",
     ),
-    def(
+    MetricDef::new(
         "redis.connections.received",
         "{connection}",
         Counter,
         true,
         "Total number of connections accepted by the server",
     ),
-    def(
+    MetricDef::new(
         "redis.connections.rejected",
         "{connection}",
         Counter,
         true,
         "Number of connections rejected because of maxclients limit",
     ),
-    def(
+    MetricDef::new(
         "redis.cpu.time",
         "s",
         Counter,
         true,
         "System CPU consumed by the Redis server in seconds since server start",
     ),
-    def(
+    MetricDef::new(
         "redis.db.avg_ttl",
         "ms",
         Gauge,
         true,
         "Average keyspace keys TTL",
     ),
-    def(
+    MetricDef::new(
         "redis.db.expires",
         "{key}",
         Gauge,
         true,
         "Number of keyspace keys with an expiration",
     ),
-    def(
+    MetricDef::new(
         "redis.db.keys",
         "{key}",
         Gauge,
         true,
         "Number of keyspace keys",
     ),
-    def(
+    MetricDef::new(
         "redis.keys.evicted",
         "{key}",
         Counter,
         true,
         "Number of evicted keys due to maxmemory limit",
     ),
-    def(
+    MetricDef::new(
         "redis.keys.expired",
         "{event}",
         Counter,
         true,
         "Total number of key expiration events",
     ),
-    def(
+    MetricDef::new(
         "redis.keyspace.hits",
         "{hit}",
         Counter,
         true,
         "Number of successful lookup of keys in the main dictionary",
     ),
-    def(
+    MetricDef::new(
         "redis.keyspace.misses",
         "{miss}",
         Counter,
         true,
         "Number of failed lookup of keys in the main dictionary",
     ),
-    def(
+    MetricDef::new(
         "redis.latest_fork",
         "us",
         Gauge,
         true,
         "Duration of the latest fork operation in microseconds",
     ),
-    def(
+    MetricDef::new(
         "redis.memory.fragmentation_ratio",
         "1",
         Gauge,
         true,
         "Ratio between used_memory_rss and used_memory",
     ),
-    def(
+    MetricDef::new(
         "redis.memory.lua",
         "By",
         Gauge,
         true,
         "Number of bytes used by the Lua engine",
     ),
-    def(
+    MetricDef::new(
         "redis.memory.peak",
         "By",
         Gauge,
         true,
         "Peak memory consumed by Redis (in bytes)",
     ),
-    def(
+    MetricDef::new(
         "redis.memory.rss",
         "By",
         Gauge,
         true,
         "Number of bytes that Redis allocated as seen by the operating system",
     ),
-    def(
+    MetricDef::new(
         "redis.memory.used",
         "By",
         Gauge,
         true,
         "Total number of bytes allocated by Redis using its allocator",
     ),
-    def(
+    MetricDef::new(
         "redis.net.input",
         "By",
         Counter,
         true,
         "The total number of bytes read from the network",
     ),
-    def(
+    MetricDef::new(
         "redis.net.output",
         "By",
         Counter,
         true,
         "The total number of bytes written to the network",
     ),
-    def(
+    MetricDef::new(
         "redis.rdb.changes_since_last_save",
         "{change}",
         UpDownCounter,
         true,
         "Number of changes since the last dump",
     ),
-    def(
+    MetricDef::new(
         "redis.replication.backlog_first_byte_offset",
         "By",
         Gauge,
         true,
         "The master offset of the replication backlog buffer",
     ),
-    def(
+    MetricDef::new(
         "redis.replication.offset",
         "By",
         Gauge,
         true,
         "The server's current replication offset",
     ),
-    def(
+    MetricDef::new(
         "redis.slaves.connected",
         "{replica}",
         UpDownCounter,
         true,
         "Number of connected replicas",
     ),
-    def(
+    MetricDef::new(
         "redis.uptime",
         "s",
         Counter,
@@ -233,42 +217,42 @@ pub static DEFS: &[MetricDef] = &[
         "Number of seconds since Redis server start",
     ),
     // optional in otelcol
-    def(
+    MetricDef::new(
         "redis.cmd.calls",
         "{call}",
         Counter,
         false,
         "Total number of calls for a command",
     ),
-    def(
+    MetricDef::new(
         "redis.cmd.latency",
         "s",
         Gauge,
         false,
         "Command execution latency",
     ),
-    def(
+    MetricDef::new(
         "redis.cmd.usec",
         "us",
         Counter,
         false,
         "Total time for all executions of this command",
     ),
-    def(
+    MetricDef::new(
         "redis.maxmemory",
         "By",
         Gauge,
         false,
         "The value of the maxmemory configuration directive",
     ),
-    def(
+    MetricDef::new(
         "redis.replication.replica_offset",
         "By",
         Gauge,
         false,
         "Offset for redis replica",
     ),
-    def(
+    MetricDef::new(
         "redis.role",
         "{role}",
         UpDownCounter,
@@ -276,7 +260,7 @@ pub static DEFS: &[MetricDef] = &[
         "Redis node's role",
     ),
     // ferrotel's own
-    def(
+    MetricDef::new(
         UP,
         "1",
         Gauge,
@@ -396,6 +380,14 @@ pub const DOUBLE_FIELDS: &[(&str, &str, Option<&str>)] = &[
 
 /// The percentiles `redis.cmd.latency` reports (otelcol's `percentile` enum).
 pub const PERCENTILES: &[&str] = &["p50", "p99", "p99.9"];
+
+/// What the config's `metrics:`, `resource_attributes:` and `events:` may name.
+pub static CATALOG: Catalog = Catalog {
+    metrics: DEFS,
+    accepted_only: ACCEPTED_ONLY,
+    resource_attributes: RESOURCE_ATTRIBUTES,
+    events: &[],
+};
 
 #[cfg(test)]
 mod tests {

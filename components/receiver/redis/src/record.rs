@@ -3,7 +3,7 @@
 use ferrotel_core::scraperhelper::{MetricsBuilder, Value};
 
 use crate::info::Info;
-use crate::metadata::{DOUBLE_FIELDS, INT_FIELDS, PERCENTILES, RESOURCE_ATTRIBUTES};
+use crate::metadata::{CATALOG, DOUBLE_FIELDS, INT_FIELDS, PERCENTILES};
 
 /// Where the receiver points, for the (disabled by default) `server.*` resource attributes.
 #[derive(Debug, Clone, Default)]
@@ -11,13 +11,6 @@ pub struct ServerAddress {
     pub address: String,
     /// Empty for a unix socket.
     pub port: String,
-}
-
-fn default_enabled(name: &str) -> bool {
-    RESOURCE_ATTRIBUTES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .is_some_and(|(_, on)| *on)
 }
 
 /// Records everything `info` holds; fields whose values do not parse go to `partial`.
@@ -32,19 +25,19 @@ pub fn record(
         (
             "redis.version",
             Value::from(version),
-            default_enabled("redis.version"),
+            CATALOG.resource_default("redis.version"),
         ),
         (
             "server.address",
             Value::from(server.address.clone()),
-            default_enabled("server.address"),
+            CATALOG.resource_default("server.address"),
         ),
     ];
     if !server.port.is_empty() {
         resource.push((
             "server.port",
             Value::from(server.port.clone()),
-            default_enabled("server.port"),
+            CATALOG.resource_default("server.port"),
         ));
     }
     out.resource(resource);

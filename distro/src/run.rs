@@ -135,8 +135,12 @@ fn init_logging(telemetry: &TelemetryConfig) {
     // RUST_LOG, when set, wins over the config: the 3 a.m. override without editing YAML.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(telemetry.logs_level.as_str()));
+    // Colours only for a person at a terminal: escape codes in a journal or a log file get in the
+    // way of grep.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if telemetry.logs_encoding == "json" {
         builder.json().init();

@@ -191,11 +191,16 @@ async fn run<S: Scraper>(
         };
         let mut out = new_builder();
         let mut partial = Vec::new();
-        let result =
-            match tokio::time::timeout(timeout, scraper.scrape(&mut out, &mut partial)).await {
+        // A scrape of an unreachable target can take the whole timeout (a minute by default for
+        // mongodb); shutdown must not wait for it, so a stop abandons the scrape in flight.
+        let scrape = tokio::time::timeout(timeout, scraper.scrape(&mut out, &mut partial));
+        let result = tokio::select! {
+            answer = scrape => match answer {
                 Ok(result) => result,
                 Err(_) => Err(ScrapeError::Down(format!("no answer within {timeout:?}"))),
-            };
+            },
+            _ = stopped.changed() => return,
+        };
         let now = match &result {
             Ok(()) if partial.is_empty() => Health::Up,
             Ok(()) => Health::Partial(partial),

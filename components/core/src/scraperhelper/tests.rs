@@ -134,3 +134,52 @@ async fn reports_up_down_and_partial_scrapes_on_schedule() {
         "partial: the rest is sent"
     );
 }
+
+/// A target that never answers, as a scrape stuck in a driver's server selection.
+struct Hanging;
+
+#[async_trait]
+impl Scraper for Hanging {
+    async fn scrape(
+        &mut self,
+        _: &mut MetricsBuilder,
+        _: &mut Vec<String>,
+    ) -> Result<(), ScrapeError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_abandons_a_scrape_in_flight() {
+    let set = CreateSettings::new(
+        ComponentId::parse("t").unwrap(),
+        Kind::Receiver,
+        SelfTelemetry::new(&[]),
+    );
+    let receiver = ScraperReceiver::new(
+        set,
+        SignalConsumers::default(),
+        Controller {
+            collection_interval: Duration::from_secs(60),
+            initial_delay: Duration::ZERO,
+            timeout: Duration::from_secs(60),
+        },
+        BuilderSpec {
+            scope: "test",
+            defs: &DEFS,
+            metrics: Toggles::new(),
+            resource_attributes: Toggles::new(),
+            up_metric: Some("t.up"),
+        },
+        Hanging,
+    );
+    receiver.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let began = tokio::time::Instant::now();
+    receiver.shutdown().await.unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(1),
+        "shutdown waited {:?} for the scrape's timeout",
+        began.elapsed()
+    );
+}

@@ -46,30 +46,37 @@ write_config() {
 write_config "traces metrics" "$work/spans.yaml"
 write_config "metrics" "$work/metrics.yaml"
 
-# wrk's "Requests/sec" and its 99th percentile latency in ms
+# wrk's "Requests/sec", its 99th percentile latency in ms and the requests it completed
 run_wrk() {
     wrk -t1 -c"$connections" -d"${duration}s" --latency "$url" >"$work/wrk.txt"
-    local rps p99
+    local rps p99 total
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")
     p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/wrk.txt")
-    echo "$rps $p99"
+    total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+    echo "$rps $p99 $total"
 }
+
+# spans the sink has received so far
+sink_spans() { curl -fsS http://127.0.0.1:14399/count | grep -o '"traces":{[^}]*}' | grep -o '"items":[0-9]*' | cut -d: -f2; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# wrk with ferrotel running $1: "req/s p99 cpu-ticks peak-rss-kB"
+# wrk with ferrotel running $1: "req/s p99 requests cpu-ticks peak-rss-kB spans-delivered"
 run_with() {
+    local spans_before
+    spans_before=$(sink_spans)
     "$bin/ferrotel" --config "$1" >"$work/ferrotel.log" 2>&1 &
     local pid=$!
     for _ in $(seq 100); do grep -q "ebpf programs attached" "$work/ferrotel.log" && break; sleep 0.1; done
     grep -q "ebpf programs attached" "$work/ferrotel.log" || { cat "$work/ferrotel.log" >&2; exit 1; }
-    local before after rss rps p99
+    local before after rss rps p99 total
     before=$(cpu_ticks "$pid")
-    read -r rps p99 < <(run_wrk)
+    read -r rps p99 total < <(run_wrk)
     after=$(cpu_ticks "$pid")
     rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+    # SIGTERM flushes what the receiver and the exporter still hold before the count is read
     kill -TERM "$pid"; wait "$pid" || true
-    echo "$rps $p99 $((after - before)) $rss"
+    echo "$rps $p99 $total $((after - before)) $rss $(( $(sink_spans) - spans_before ))"
 }
 
 base=() spans=() metrics=()
@@ -86,15 +93,17 @@ hz=$(getconf CLK_TCK)
 {
     echo "nginx on loopback, wrk -t1 -c$connections, $duration s per run, median of $rounds rounds; ferrotel exports over OTLP (batch, gzip) to a sink"
     echo
-    echo "| configuration | req/s | p99 ms | req/s lost | ferrotel CPU-s per 100k req | % of a core per 10k req/s | ferrotel peak RSS MB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    read -r brps bp99 < <(median "${base[@]}")
-    printf '| without the receiver | %.0f | %.2f | | | | |\n' "$brps" "$bp99"
+    echo "| configuration | req/s | p99 ms | req/s lost | ferrotel CPU-s per 100k req | % of a core per 10k req/s | ferrotel peak RSS MB | spans at the sink per request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    read -r brps bp99 _ < <(median "${base[@]}")
+    printf '| without the receiver | %.0f | %.2f | | | | | |\n' "$brps" "$bp99"
     for name in spans metrics; do
         if [[ $name == spans ]]; then label="receiver: a span per exchange + metrics"; rows=("${spans[@]}"); else label="receiver: metrics only"; rows=("${metrics[@]}"); fi
-        read -r rps p99 ticks rss < <(median "${rows[@]}")
-        awk -v l="$label" -v r="$rps" -v p="$p99" -v t="$ticks" -v m="$rss" -v b="$brps" -v hz="$hz" -v d="$duration" 'BEGIN {
+        read -r rps p99 total ticks rss delivered < <(median "${rows[@]}")
+        awk -v l="$label" -v r="$rps" -v p="$p99" -v n="$total" -v t="$ticks" -v m="$rss" -v s="$delivered" -v b="$brps" -v hz="$hz" -v d="$duration" 'BEGIN {
             cpu = t / hz; req = r * d
-            printf "| %s | %.0f | %.2f | %.1f%% | %.2f | %.1f%% | %.1f |\n", l, r, p, (b - r) / b * 100, cpu / req * 100000, cpu / d / (r / 10000) * 100, m / 1024 }'
+            printf "| %s | %.0f | %.2f | %.1f%% | %.2f | %.1f%% | %.1f | %.2f |\n", l, r, p, (b - r) / b * 100, cpu / req * 100000, cpu / d / (r / 10000) * 100, m / 1024, s / n }'
     done
+    echo
+    echo "spans at the sink per request: each request is two exchanges (wrk's client side, nginx's server side), so 2.00 means every exchange arrived as a span"
 } | tee "$out/ebpf.txt"

@@ -514,6 +514,11 @@ impl Aggregator {
         self.logs.push((process, record));
     }
 
+    /// Spans built and not yet taken.
+    pub fn pending_spans(&self) -> usize {
+        self.spans.len()
+    }
+
     pub fn take_spans(&mut self) -> Vec<ResourceSpans> {
         group(std::mem::take(&mut self.spans), &self.host)
             .into_iter()

@@ -1,7 +1,8 @@
 //! The receiver's lifecycle. `start` loads the kernel side; when it cannot (no privileges, an old
 //! kernel) it logs one error saying what is missing and stays idle, so the rest of the collector
 //! runs on. Two tasks then run: one drains the ring buffer into the aggregator, one hands spans
-//! and log records to the pipelines every `flush_interval` and metrics every `collection_interval`.
+//! and log records to the pipelines every `flush_interval` (or as soon as a batch's worth of spans
+//! waits) and metrics every `collection_interval`.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +16,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::aggregate::{Aggregator, unix_ns};
@@ -24,11 +25,23 @@ use crate::events::{Record, SockEntry};
 use crate::loader;
 use crate::selfmetrics::KernelCounters;
 
+/// Spans that make the flusher hand them on before `flush_interval` is up: a busy node makes
+/// 100k+ spans a second, and holding a whole second of them as decoded spans costs hundreds of
+/// MB and, past the aggregator's cap, drops them. otelcol's batch processor sends at this size too.
+const SPANS_PER_FLUSH: usize = 8192;
+
 pub struct EbpfReceiver {
     config: Arc<Config>,
     set: CreateSettings,
     next: SignalConsumers,
     running: Mutex<Option<Running>>,
+}
+
+/// What the ring reader and the flusher share.
+struct Shared {
+    aggregator: Mutex<Aggregator>,
+    /// Woken when `SPANS_PER_FLUSH` spans wait.
+    spans_ready: Notify,
 }
 
 struct Running {
@@ -78,15 +91,18 @@ impl Lifecycle for EbpfReceiver {
             .map_err(std::io::Error::from)?;
         let mut aggregator = Aggregator::new(self.config.clone(), "/proc");
         aggregator.spans_wanted = self.next.get(Signal::Traces).is_some();
-        let aggregator = Arc::new(Mutex::new(aggregator));
+        let shared = Arc::new(Shared {
+            aggregator: Mutex::new(aggregator),
+            spans_ready: Notify::new(),
+        });
         let kernel = KernelCounters::new(&self.set, counters);
         let (stop, stopped) = watch::channel(false);
         // the programs stay attached as long as `ebpf` lives: the reader task owns it
         let ebpf = loaded.ebpf;
-        let reader = tokio::spawn(read_ring(ring, aggregator.clone(), stopped.clone(), ebpf));
+        let reader = tokio::spawn(read_ring(ring, shared.clone(), stopped.clone(), ebpf));
         let flusher = tokio::spawn(flush_loop(
             self.config.clone(),
-            aggregator,
+            shared,
             self.next.clone(),
             self.set.telemetry.receiver(&self.set.id, "ebpf"),
             kernel,
@@ -114,7 +130,7 @@ impl Lifecycle for EbpfReceiver {
 
 async fn read_ring(
     mut ring: AsyncFd<RingBuf<MapData>>,
-    aggregator: Arc<Mutex<Aggregator>>,
+    shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
     _ebpf: aya::Ebpf,
 ) {
@@ -125,52 +141,57 @@ async fn read_ring(
         tokio::select! {
             guard = ring.readable_mut() => {
                 let Ok(mut guard) = guard else { break };
-                drain_ring(guard.get_inner_mut(), &aggregator);
+                drain_ring(guard.get_inner_mut(), &shared);
                 guard.clear_ready();
             }
-            _ = drain.tick() => drain_ring(ring.get_mut(), &aggregator),
+            _ = drain.tick() => drain_ring(ring.get_mut(), &shared),
             _ = stopped.changed() => break,
         }
     }
 }
 
-fn drain_ring(ring: &mut RingBuf<MapData>, aggregator: &Mutex<Aggregator>) {
-    let mut aggregator = aggregator.lock().unwrap();
+fn drain_ring(ring: &mut RingBuf<MapData>, shared: &Shared) {
+    let mut aggregator = shared.aggregator.lock().unwrap();
     while let Some(item) = ring.next() {
         if let Some(record) = Record::parse(&item) {
             aggregator.observe(record);
         }
     }
+    if aggregator.pending_spans() >= SPANS_PER_FLUSH {
+        shared.spans_ready.notify_one();
+    }
 }
 
 async fn flush_loop(
     config: Arc<Config>,
-    aggregator: Arc<Mutex<Aggregator>>,
+    shared: Arc<Shared>,
     next: SignalConsumers,
     metrics: ReceiverMetrics,
     mut kernel: KernelCounters,
     sockets: BpfHashMap<MapData, u64, SockEntry>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let aggregator = &shared.aggregator;
     let start_ns = unix_ns();
     let mut flush = tokio::time::interval(config.flush_interval.as_duration());
     let mut collect = tokio::time::interval(config.collection_interval.as_duration());
     collect.tick().await; // the first tick is immediate: nothing to report yet
     loop {
         let stopping = tokio::select! {
-            _ = flush.tick() => { send_spans_and_logs(&aggregator, &next, &metrics).await; false }
+            _ = flush.tick() => { send_spans_and_logs(aggregator, &next, &metrics).await; false }
+            _ = shared.spans_ready.notified() => { send_spans_and_logs(aggregator, &next, &metrics).await; false }
             _ = collect.tick() => {
-                kernel.update(&aggregator);
+                kernel.update(aggregator);
                 let open: Vec<(u64, SockEntry)> = sockets.iter().filter_map(Result::ok).collect();
                 aggregator.lock().unwrap().open_sockets(open);
-                send_metrics(&aggregator, &next, &metrics, start_ns).await;
+                send_metrics(aggregator, &next, &metrics, start_ns).await;
                 false
             }
             _ = stopped.changed() => true,
         };
         if stopping {
-            send_spans_and_logs(&aggregator, &next, &metrics).await;
-            send_metrics(&aggregator, &next, &metrics, start_ns).await;
+            send_spans_and_logs(aggregator, &next, &metrics).await;
+            send_metrics(aggregator, &next, &metrics, start_ns).await;
             return;
         }
     }

@@ -1,7 +1,8 @@
 //! Cumulative metric series kept between collections, rendered as OTLP. A series is a metric, the
 //! process it belongs to (its resource; `None` for the host) and its attributes.
 
-use std::collections::HashMap;
+// looked up for every traced exchange: std's SipHash took ~8% of the receiver's CPU (perf)
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;

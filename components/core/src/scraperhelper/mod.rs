@@ -7,6 +7,7 @@
 
 mod metrics;
 pub mod testing;
+pub mod topn;
 
 pub use metrics::{
     Catalog, MetricDef, MetricKind, MetricsBuilder, Number, Toggle, Toggles, Value, key_value,

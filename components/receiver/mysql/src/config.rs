@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ferrotel_core::config::net::{host_and_port, validate_stream_transport};
 use ferrotel_core::config::{GoDuration, Opaque, Validate};
+use ferrotel_core::scraperhelper::topn::TopQueriesConfig;
 use ferrotel_core::scraperhelper::{Controller, Toggles, scrape_timeout};
 use ferrotel_core::tls::{TlsClientSetting, defaults};
 
@@ -44,7 +45,7 @@ pub struct Config {
     pub resource_attributes: Toggles,
     pub events: Toggles,
     /// ferrotel's own: the top statement digests by time spent between two scrapes.
-    pub top_queries: TopQueries,
+    pub top_queries: TopQueriesConfig,
 }
 
 /// `dialer:` of otelcol's `confignet.AddrConfig`.
@@ -115,27 +116,6 @@ impl Default for TopQueryCollection {
     }
 }
 
-/// `top_queries:` (ferrotel): the `limit` digests with the most time spent since the previous
-/// scrape, as `mysql.query.top.*` metrics.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TopQueries {
-    pub enabled: bool,
-    pub limit: usize,
-    /// Characters of the digest text kept in `db.query.text`.
-    pub max_query_length: usize,
-}
-
-impl Default for TopQueries {
-    fn default() -> Self {
-        TopQueries {
-            enabled: false,
-            limit: 10,
-            max_query_length: 1024,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -157,7 +137,7 @@ impl Default for Config {
             metrics: Toggles::new(),
             resource_attributes: Toggles::new(),
             events: Toggles::new(),
-            top_queries: TopQueries::default(),
+            top_queries: TopQueriesConfig::default(),
         }
     }
 }
@@ -202,12 +182,7 @@ impl Validate for Config {
                 self.db_auth
             ));
         }
-        if self.top_queries.enabled && self.top_queries.limit == 0 {
-            return Err("top_queries::limit must be at least 1".into());
-        }
-        if self.top_queries.max_query_length == 0 {
-            return Err("top_queries::max_query_length must be at least 1".into());
-        }
+        self.top_queries.validate()?;
         self.tls.validate().map_err(|e| format!("tls: {e}"))?;
         crate::tls::unsupported(&self.tls).map_err(|e| format!("tls: {e}"))
     }

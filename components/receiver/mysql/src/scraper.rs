@@ -12,9 +12,10 @@ use ferrotel_core::scraperhelper::{MetricsBuilder, ScrapeError, Scraper};
 use mysql_async::prelude::{FromValue, Queryable};
 use mysql_async::{Conn, DriverError, Error, IoError, Opts, OptsBuilder, Row};
 
-use crate::config::{Config, StatementEvents, TopQueries};
+use crate::config::{Config, StatementEvents};
 use crate::record::{self, Replica, StatementEvent, TableIo};
 use crate::topn::{self, DigestTotals, TopN};
+use ferrotel_core::scraperhelper::topn::{TopQueriesConfig, shorten_query};
 
 const TABLE_IO: &str = "SELECT OBJECT_SCHEMA, OBJECT_NAME, NULL, \
     COUNT_DELETE, COUNT_FETCH, COUNT_INSERT, COUNT_UPDATE, \
@@ -35,7 +36,7 @@ pub struct MysqlScraper {
     /// Scrubbed from every message, should a server or the driver ever quote it.
     password: String,
     statement_events: StatementEvents,
-    top_queries: TopQueries,
+    top_queries: TopQueriesConfig,
     top: TopN,
     session: Option<(Conn, Option<String>)>,
 }
@@ -188,7 +189,7 @@ impl MysqlScraper {
                     .map(|row| DigestTotals {
                         schema: text(row, 0),
                         digest: text(row, 1).unwrap_or_default(),
-                        text: topn::normalize(&text(row, 2).unwrap_or_default(), max),
+                        text: shorten_query(&text(row, 2).unwrap_or_default(), max),
                         calls: number(row, 3),
                         time: number(row, 4),
                         rows_examined: number(row, 5),

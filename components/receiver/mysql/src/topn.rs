@@ -4,8 +4,7 @@
 //! readings; the first scrape only takes the baseline, so that a digest's whole history is never
 //! reported as if it had just run.
 
-use std::collections::HashMap;
-
+use ferrotel_core::scraperhelper::topn;
 use ferrotel_core::scraperhelper::{MetricsBuilder, Value};
 
 use crate::metadata::{TOP_CALLS, TOP_ROWS, TOP_TIME};
@@ -35,68 +34,41 @@ pub struct TopQuery {
 
 type Key = (Option<String>, String);
 
+/// The baseline between scrapes, kept by the shared top-N helper.
 #[derive(Default)]
-pub struct TopN {
-    previous: HashMap<Key, (u64, u64, u64)>,
-    primed: bool,
-}
-
-/// A counter's growth; a smaller reading means the totals were reset, so all of it is new.
-fn delta(now: u64, before: u64) -> u64 {
-    if now >= before { now - before } else { now }
-}
+pub struct TopN(topn::TopN<Key>);
 
 impl TopN {
     /// The `limit` digests with the most time since the last call, largest first; empty on the
     /// first call.
     pub fn next(&mut self, rows: Vec<DigestTotals>, limit: usize) -> Vec<TopQuery> {
-        let mut current = HashMap::with_capacity(rows.len());
-        let mut top = Vec::new();
-        for row in rows {
+        let rows = rows.into_iter().map(|row| {
             let key = (row.schema.clone(), row.digest.clone());
-            let totals = (row.calls, row.time, row.rows_examined);
-            let before = match self.previous.get(&key) {
-                Some(before) => Some(*before),
-                // a digest first seen after the baseline ran entirely within this interval
-                None if self.primed => Some((0, 0, 0)),
-                None => None,
-            };
-            current.insert(key, totals);
-            let Some(before) = before else { continue };
-            let calls = delta(row.calls, before.0);
-            if calls == 0 {
-                continue;
-            }
-            top.push(TopQuery {
+            // picoseconds become seconds before the subtraction: f64 keeps them exact enough
+            let counters = vec![
+                row.calls as f64,
+                row.time as f64 / 1e12,
+                row.rows_examined as f64,
+            ];
+            (key, row, counters)
+        });
+        self.0
+            .next(rows, limit)
+            .into_iter()
+            .map(|(row, grown)| TopQuery {
                 schema: row.schema,
                 digest: row.digest,
                 text: row.text,
-                calls,
-                seconds: delta(row.time, before.1) as f64 / 1e12,
-                rows_examined: delta(row.rows_examined, before.2),
-            });
-        }
-        self.previous = current;
-        self.primed = true;
-        top.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then(b.calls.cmp(&a.calls)));
-        top.truncate(limit);
-        top
+                calls: grown[topn::CALLS] as u64,
+                seconds: grown[topn::TIME],
+                rows_examined: grown[2] as u64,
+            })
+            .collect()
     }
 
     /// Forgets the baseline (the server may have restarted: its totals start again).
     pub fn reset(&mut self) {
-        self.previous.clear();
-        self.primed = false;
-    }
-}
-
-/// DIGEST_TEXT already has literals replaced by `?`; this collapses runs of whitespace and keeps
-/// at most `max_chars` characters.
-pub fn normalize(text: &str, max_chars: usize) -> String {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match collapsed.char_indices().nth(max_chars) {
-        Some((end, _)) => collapsed[..end].to_string(),
-        None => collapsed,
+        self.0.reset();
     }
 }
 
@@ -172,14 +144,5 @@ mod tests {
         top.next(vec![row("a", 100, 1000)], 10);
         let got = top.next(vec![row("a", 4, 40)], 10);
         assert_eq!(got[0].calls, 4);
-    }
-
-    #[test]
-    fn digest_text_is_collapsed_and_cut() {
-        assert_eq!(
-            normalize("SELECT  *\n FROM t\tWHERE id = ? ", 100),
-            "SELECT * FROM t WHERE id = ?"
-        );
-        assert_eq!(normalize("SELECT ü FROM t", 8), "SELECT ü");
     }
 }

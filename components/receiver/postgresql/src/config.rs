@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ferrotel_core::config::net::split_host_port;
 use ferrotel_core::config::{GoDuration, Opaque, Validate};
+use ferrotel_core::scraperhelper::topn::TopQueriesConfig;
 use ferrotel_core::scraperhelper::{Controller, Toggles, scrape_timeout};
 use ferrotel_core::tls::{TlsClientSetting, defaults};
 
@@ -40,7 +41,7 @@ pub struct Config {
     pub query_sample_collection: QuerySampleCollection,
     pub top_query_collection: TopQueryCollection,
     pub connection_pool: ConnectionPool,
-    pub top_queries: TopQueries,
+    pub top_queries: TopQueriesConfig,
     pub lock_waits: LockWaits,
 }
 
@@ -83,26 +84,6 @@ pub struct ConnectionPool {
     pub max_open: Option<u64>,
 }
 
-/// ferrotel's top-N statements by execution time between two scrapes, from `pg_stat_statements`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TopQueries {
-    pub enabled: bool,
-    pub limit: usize,
-    /// Longer statement texts are cut (at a character boundary) to this many bytes.
-    pub max_query_length: usize,
-}
-
-impl Default for TopQueries {
-    fn default() -> Self {
-        TopQueries {
-            enabled: false,
-            limit: 10,
-            max_query_length: 1024,
-        }
-    }
-}
-
 /// ferrotel's backends waiting for a lock, with the query of the backend that blocks them.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -142,7 +123,7 @@ impl Default for Config {
             query_sample_collection: QuerySampleCollection::default(),
             top_query_collection: TopQueryCollection::default(),
             connection_pool: ConnectionPool::default(),
-            top_queries: TopQueries::default(),
+            top_queries: TopQueriesConfig::default(),
             lock_waits: LockWaits::default(),
         }
     }
@@ -216,8 +197,8 @@ impl Validate for Config {
                 );
             }
         }
-        if self.top_queries.limit == 0 || self.top_queries.max_query_length == 0 {
-            errors.push("top_queries: limit and max_query_length must be positive".into());
+        if let Err(e) = self.top_queries.validate() {
+            errors.push(e);
         }
         if self.lock_waits.limit == 0 || self.lock_waits.max_query_length == 0 {
             errors.push("lock_waits: limit and max_query_length must be positive".into());

@@ -12,12 +12,13 @@ use ferrotel_core::tls::TlsClientSetting;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
-use crate::config::{Config, LockWaits, TopQueries as TopQueriesConfig};
+use crate::config::{Config, LockWaits};
 use crate::metadata::{LOCK_WAIT, TOP_QUERY_METRICS};
 use crate::queries;
 use crate::record::{self, DatabaseRows, Snapshot};
 use crate::tls::MakeRustls;
-use crate::top_queries::{TopQueries, obfuscate, shorten};
+use crate::top_queries::{TopQueries, obfuscate};
+use ferrotel_core::scraperhelper::topn::{TopQueriesConfig, shorten_query};
 
 /// The database server-wide views are read from, as in otelcol.
 const MAIN_DB: &str = "postgres";
@@ -285,8 +286,8 @@ impl Scraper for PostgresqlScraper {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|mut w| {
-                    w.query = shorten(&obfuscate(&w.query), max);
-                    w.blocking_query = shorten(&obfuscate(&w.blocking_query), max);
+                    w.query = shorten_query(&obfuscate(&w.query), max);
+                    w.blocking_query = shorten_query(&obfuscate(&w.blocking_query), max);
                     w
                 })
                 .collect();

@@ -4,7 +4,7 @@
 //! squeezed; texts from `pg_stat_activity` (lock waits) also lose their literals, which
 //! `pg_stat_statements` already replaced with `$n`.
 
-use std::collections::HashMap;
+use ferrotel_core::scraperhelper::topn::{self, shorten_query};
 
 use crate::queries::Statement;
 
@@ -21,74 +21,31 @@ pub struct Delta {
     pub io_time_ms: f64,
 }
 
+/// The baseline between scrapes, kept by the shared top-N helper.
 #[derive(Default)]
-pub struct TopQueries {
-    previous: Option<HashMap<Key, Statement>>,
-}
+pub struct TopQueries(topn::TopN<Key>);
 
 impl TopQueries {
     /// The `limit` statements that ran longest since the previous call, longest first.
     pub fn update(&mut self, current: Vec<Statement>, limit: usize, max_len: usize) -> Vec<Delta> {
-        let current: HashMap<Key, Statement> = current
-            .into_iter()
-            .map(|s| ((s.database.clone(), s.user_id, s.query_id), s))
-            .collect();
-        let Some(previous) = self.previous.replace(current) else {
-            return Vec::new();
-        };
-        let current = self.previous.as_ref().expect("just set");
-        let mut deltas: Vec<Delta> = current
-            .iter()
-            .filter_map(|(key, now)| {
-                let (calls, total, io) = match previous.get(key) {
-                    // counters that went down were reset: what is there now is all new
-                    Some(before) if now.calls >= before.calls => (
-                        now.calls - before.calls,
-                        now.total_time_ms - before.total_time_ms,
-                        now.io_time_ms - before.io_time_ms,
-                    ),
-                    _ => (now.calls, now.total_time_ms, now.io_time_ms),
-                };
-                (calls > 0).then(|| Delta {
-                    database: now.database.clone(),
-                    query_id: now.query_id,
-                    query: shorten(&now.query, max_len),
-                    calls,
-                    total_time_ms: total.max(0.0),
-                    io_time_ms: io.max(0.0),
-                })
-            })
-            .collect();
-        deltas.sort_by(|a, b| {
-            b.total_time_ms
-                .total_cmp(&a.total_time_ms)
-                .then(b.calls.cmp(&a.calls))
+        let rows = current.into_iter().map(|s| {
+            let key = (s.database.clone(), s.user_id, s.query_id);
+            let counters = vec![s.calls as f64, s.total_time_ms, s.io_time_ms];
+            (key, s, counters)
         });
-        deltas.truncate(limit);
-        deltas
+        self.0
+            .next(rows, limit)
+            .into_iter()
+            .map(|(s, grown)| Delta {
+                database: s.database,
+                query_id: s.query_id,
+                query: shorten_query(&s.query, max_len),
+                calls: grown[topn::CALLS] as i64,
+                total_time_ms: grown[topn::TIME],
+                io_time_ms: grown[2],
+            })
+            .collect()
     }
-}
-
-/// Whitespace runs become one space; the text is cut to `max_len` bytes at a char boundary.
-pub fn shorten(query: &str, max_len: usize) -> String {
-    let mut out = String::with_capacity(query.len().min(max_len));
-    for word in query.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-        if out.len() >= max_len {
-            break;
-        }
-    }
-    if out.len() > max_len {
-        let mut cut = max_len;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-    }
-    out
 }
 
 /// Replaces string and number literals with `?`, so that a raw statement carries no values.
@@ -178,14 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn texts_are_squeezed_cut_and_stripped_of_literals() {
-        assert_eq!(shorten("a \t\n b", 100), "a b");
-        assert_eq!(
-            shorten("SELECT éé", 8),
-            "SELECT ",
-            "never inside a character"
-        );
-        assert_eq!(shorten(&"x".repeat(50), 10).len(), 10);
+    fn literals_are_stripped() {
         assert_eq!(
             obfuscate("UPDATE t1 SET a = 'it''s', b = 42.5 WHERE id = $1 AND c = -7"),
             "UPDATE t1 SET a = ?, b = ? WHERE id = $1 AND c = -?"

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::scrape::{Pipeline, WAIT, up_values};
+use common::scrape::{Pipeline, WAIT, up_values, upstream_receivers, validate_config};
 use ferrotel_integration_tests::otlp_query::{get, max_value, points};
 use ferrotel_integration_tests::procs::{self, Proc, wait_for};
 use ferrotel_integration_tests::recorder::Recorded;
@@ -317,26 +317,13 @@ fn a_refused_login_is_an_outage_and_the_password_stays_out_of_the_log() {
 
 #[test]
 fn the_upstream_testdata_config_validates_and_bad_ones_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let testdata = procs::workspace_root().join("components/receiver/mongodb/testdata/config.yaml");
-    let section: String = std::fs::read_to_string(&testdata)
-        .unwrap()
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect();
-    let service = "exporters:\n  debug:\nservice:\n  pipelines:\n    metrics:\n      receivers: [mongodb]\n      exporters: [debug]\n";
+    let section = upstream_receivers("mongodb");
     let validate = |receivers: &str| {
-        let path = procs::write_file(
-            dir.path(),
-            "c.yaml",
-            &format!("receivers:\n{receivers}{service}"),
-        );
-        Command::new(procs::ferrotel_bin())
-            .args(["validate", "--config"])
-            .arg(path)
-            .env("MONGO_PASSWORD", "from-env")
-            .output()
-            .expect("run ferrotel validate")
+        validate_config(
+            receivers,
+            "mongodb",
+            &[("MONGO_PASSWORD", Some("from-env"))],
+        )
     };
     let good = validate(&section);
     assert!(

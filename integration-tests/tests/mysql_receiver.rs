@@ -7,9 +7,7 @@ mod common;
 #[path = "mysql/support.rs"]
 mod support;
 
-use std::process::Command;
-
-use common::scrape::{Pipeline, WAIT, sum_kinds, up_values};
+use common::scrape::{Pipeline, WAIT, sum_kinds, up_values, upstream_receivers, validate_config};
 use ferrotel_integration_tests::otlp_query::{get, max_value, points};
 use ferrotel_integration_tests::procs;
 use ferrotel_integration_tests::recorder::Recorded;
@@ -368,28 +366,13 @@ fn replica_lag_over_a_unix_socket() {
 
 #[test]
 fn the_upstream_testdata_config_validates_and_bad_ones_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let testdata = procs::workspace_root().join("components/receiver/mysql/testdata/config.yaml");
-    let section: String = std::fs::read_to_string(&testdata)
-        .unwrap()
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect();
+    let section = upstream_receivers("mysql");
     let validate = |receivers: &str, ids: &str| {
-        let path = procs::write_file(
-            dir.path(),
-            "c.yaml",
-            &format!(
-                "receivers:\n{receivers}exporters:\n  debug:\nservice:\n  pipelines:\n    metrics:\n\
-                 \x20     receivers: [{ids}]\n      exporters: [debug]\n"
-            ),
-        );
-        Command::new(procs::ferrotel_bin())
-            .args(["validate", "--config"])
-            .arg(path)
-            .env("MYSQL_PASSWORD", "from-the-environment")
-            .output()
-            .expect("run ferrotel validate")
+        validate_config(
+            receivers,
+            ids,
+            &[("MYSQL_PASSWORD", Some("from-the-environment"))],
+        )
     };
     let good = validate(&section, "mysql, mysql/default_tls");
     assert!(

@@ -7,9 +7,7 @@ mod common;
 #[path = "postgresql/support.rs"]
 mod support;
 
-use std::process::Command;
-
-use common::scrape::{Pipeline, sum_kinds, up_values};
+use common::scrape::{Pipeline, sum_kinds, up_values, upstream_receivers, validate_config};
 use ferrotel_integration_tests::otlp_query::{get, has, max_value, points};
 use ferrotel_integration_tests::procs;
 use ferrotel_integration_tests::recorder::Recorded;
@@ -408,29 +406,10 @@ fn an_outage_is_logged_once_and_the_metrics_come_back() {
 
 #[test]
 fn the_upstream_testdata_config_validates_and_bad_ones_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let testdata =
-        procs::workspace_root().join("components/receiver/postgresql/testdata/config.yaml");
-    let section: String = std::fs::read_to_string(&testdata)
-        .unwrap()
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect();
-    let service = "exporters:\n  debug:\nservice:\n  pipelines:\n    metrics:\n      \
-                   receivers: [postgresql, postgresql/all]\n      exporters: [debug]\n";
+    let section = upstream_receivers("postgresql");
     let validate = |receivers: &str, password: Option<&str>| {
-        let path = procs::write_file(
-            dir.path(),
-            "c.yaml",
-            &format!("receivers:\n{receivers}{service}"),
-        );
-        let mut command = Command::new(procs::ferrotel_bin());
-        command.args(["validate", "--config"]).arg(path);
-        match password {
-            Some(pw) => command.env("POSTGRESQL_PASSWORD", pw),
-            None => command.env_remove("POSTGRESQL_PASSWORD"),
-        };
-        command.output().expect("run ferrotel validate")
+        let env = [("POSTGRESQL_PASSWORD", password)];
+        validate_config(receivers, "postgresql, postgresql/all", &env)
     };
     let good = validate(&section, Some("s3cret"));
     assert!(

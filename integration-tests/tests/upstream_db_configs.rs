@@ -10,7 +10,7 @@ mod common;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::scrape::{Pipeline, WAIT, up_values};
+use common::scrape::{Pipeline, WAIT, up_values, upstream_receivers};
 use ferrotel_integration_tests::procs;
 
 const RECEIVERS: &[&str] = &["postgresql", "mysql", "redis", "mongodb"];
@@ -41,16 +41,17 @@ fn the_upstream_example_configs_run_unchanged() {
     let mut sections = String::new();
     let mut ids = Vec::new();
     for receiver in RECEIVERS {
-        let path = procs::workspace_root().join(format!(
-            "components/receiver/{receiver}/testdata/config.yaml"
-        ));
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = upstream_receivers(receiver);
         for line in text.lines() {
-            if !line.starts_with([' ', '#']) && line.ends_with(':') {
-                ids.push(line.trim_end_matches(':').to_string());
+            // ids sit at the section's first level, two spaces in
+            if let Some(id) = line
+                .strip_prefix("  ")
+                .filter(|l| !l.starts_with([' ', '#']) && l.ends_with(':'))
+            {
+                ids.push(id.trim_end_matches(':').to_string());
             }
-            sections.push_str(&format!("  {line}\n"));
         }
+        sections.push_str(&text);
     }
     assert_eq!(ids.len(), 6, "ids found: {ids:?}");
     let mut p = Pipeline::start(&sections, &ids.join(", "));

@@ -2,10 +2,11 @@
 //! OTLP/gRPC to ferrotel B, which relays to a recorder the test owns, so that every assertion is
 //! on what arrived behind a second collector.
 
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use ferrotel_integration_tests::otlp_query::points;
-use ferrotel_integration_tests::procs::{free_addr, wait_for};
+use ferrotel_integration_tests::procs::{self, free_addr, wait_for};
 use ferrotel_integration_tests::recorder::{Recorded, RecorderServer};
 use opentelemetry_proto::tonic::metrics::v1::metric;
 
@@ -127,4 +128,40 @@ pub fn sum_kinds(recorded: &Recorded, scope: &str) -> Vec<(String, bool)> {
             _ => None,
         })
         .collect()
+}
+
+/// A receiver crate's `testdata/config.yaml` (otelcol's own, verbatim), indented to sit under
+/// `receivers:`.
+pub fn upstream_receivers(receiver: &str) -> String {
+    let path = procs::workspace_root().join(format!(
+        "components/receiver/{receiver}/testdata/config.yaml"
+    ));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
+
+/// `ferrotel validate` on `c.yaml`: `receivers` (the YAML under `receivers:`) with `ids` in a
+/// metrics pipeline to the debug exporter; `env` sets (Some) or removes (None) variables.
+pub fn validate_config(receivers: &str, ids: &str, env: &[(&str, Option<&str>)]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = procs::write_file(
+        dir.path(),
+        "c.yaml",
+        &format!(
+            "receivers:\n{receivers}exporters:\n  debug:\nservice:\n  pipelines:\n    metrics:\n\
+             \x20     receivers: [{ids}]\n      exporters: [debug]\n"
+        ),
+    );
+    let mut command = Command::new(procs::ferrotel_bin());
+    command.args(["validate", "--config"]).arg(path);
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().expect("run ferrotel validate")
 }

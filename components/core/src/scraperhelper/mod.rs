@@ -194,10 +194,17 @@ async fn run<S: Scraper>(
         let mut partial = Vec::new();
         // A scrape of an unreachable target can take the whole timeout (a minute by default for
         // mongodb); shutdown must not wait for it, so a stop abandons the scrape in flight.
-        let scrape = tokio::time::timeout(timeout, scraper.scrape(&mut out, &mut partial));
+        // A scraper that panics (a driver's accessor meeting a NULL, say) must not end the task:
+        // the receiver would go silent for good. It counts as a failed scrape; the next one runs.
+        let scrape = std::panic::AssertUnwindSafe(scraper.scrape(&mut out, &mut partial));
+        let scrape = tokio::time::timeout(timeout, futures::FutureExt::catch_unwind(scrape));
         let result = tokio::select! {
             answer = scrape => match answer {
-                Ok(result) => result,
+                Ok(Ok(result)) => result,
+                Ok(Err(panic)) => Err(ScrapeError::Down(format!(
+                    "the scraper failed unexpectedly: {}",
+                    panic_message(&panic)
+                ))),
                 Err(_) => Err(ScrapeError::Down(format!("no answer within {timeout:?}"))),
             },
             _ = stopped.changed() => return,
@@ -252,6 +259,15 @@ async fn run<S: Scraper>(
             }
         }
     }
+}
+
+/// The text a panic was raised with, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 #[cfg(test)]

@@ -183,3 +183,61 @@ async fn shutdown_abandons_a_scrape_in_flight() {
         began.elapsed()
     );
 }
+
+/// Panics on its first scrape, then answers.
+struct PanicsOnce(bool);
+
+#[async_trait]
+impl Scraper for PanicsOnce {
+    async fn scrape(
+        &mut self,
+        out: &mut MetricsBuilder,
+        _: &mut Vec<String>,
+    ) -> Result<(), ScrapeError> {
+        if !std::mem::replace(&mut self.0, true) {
+            panic!("unexpected NULL in column 9");
+        }
+        out.record_int("t.rows", 7, &[]);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_scrape_is_a_failed_scrape_and_the_next_one_runs() {
+    let collect = Arc::new(Collect::default());
+    let mut next = SignalConsumers::default();
+    next.set(Signal::Metrics, collect.clone());
+    let set = CreateSettings::new(
+        ComponentId::parse("t").unwrap(),
+        Kind::Receiver,
+        SelfTelemetry::new(&[]),
+    );
+    let receiver = ScraperReceiver::new(
+        set,
+        next,
+        Controller {
+            collection_interval: Duration::from_secs(10),
+            initial_delay: Duration::ZERO,
+            timeout: Duration::ZERO,
+        },
+        BuilderSpec {
+            scope: "test",
+            defs: &DEFS,
+            metrics: Toggles::new(),
+            resource_attributes: Toggles::new(),
+            up_metric: Some("t.up"),
+        },
+        PanicsOnce(false),
+    );
+    receiver.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    receiver.shutdown().await.unwrap();
+    let scrapes = collect.0.lock().unwrap().clone();
+    assert_eq!(
+        scrapes,
+        vec![
+            vec![("t.up".to_string(), 0)],
+            vec![("t.rows".to_string(), 7), ("t.up".to_string(), 1)],
+        ]
+    );
+}

@@ -213,10 +213,11 @@ pub async fn db_sizes(client: &Client) -> Result<Vec<(String, i64)>, Error> {
 
 /// Tables of the connected database. Tables under an exclusive lock are skipped, as otelcol
 /// does, so that the scrape never queues behind a running `ALTER TABLE` or `VACUUM FULL`.
+/// `pg_relation_size` is NULL for a relation dropped while the query runs, hence the coalesce.
 pub async fn tables(client: &Client) -> Result<Vec<TableStats>, Error> {
     let sql = "SELECT s.schemaname::text, s.relname::text, s.n_live_tup::bigint, s.n_dead_tup::bigint, \
                s.n_tup_ins::bigint, s.n_tup_upd::bigint, s.n_tup_del::bigint, s.n_tup_hot_upd::bigint, \
-               coalesce(s.seq_scan, 0)::bigint, pg_relation_size(s.relid)::bigint, s.vacuum_count::bigint \
+               coalesce(s.seq_scan, 0)::bigint, coalesce(pg_relation_size(s.relid), 0)::bigint, s.vacuum_count::bigint \
                FROM pg_stat_user_tables s WHERE NOT EXISTS (SELECT 1 FROM pg_locks l WHERE \
                l.relation = s.relid AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted)";
     Ok(rows(client, sql)
@@ -257,7 +258,7 @@ pub async fn table_io(client: &Client) -> Result<Vec<TableIo>, Error> {
 
 pub async fn indexes(client: &Client) -> Result<Vec<IndexStats>, Error> {
     let sql = "SELECT s.schemaname::text, s.relname::text, s.indexrelname::text, \
-               pg_relation_size(s.indexrelid)::bigint, coalesce(s.idx_scan, 0)::bigint \
+               coalesce(pg_relation_size(s.indexrelid), 0)::bigint, coalesce(s.idx_scan, 0)::bigint \
                FROM pg_stat_user_indexes s WHERE NOT EXISTS (SELECT 1 FROM pg_locks l WHERE \
                l.relation = s.indexrelid AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted)";
     Ok(rows(client, sql)

@@ -85,6 +85,15 @@ impl Catalog {
         validate_toggles("events", events, self.events.iter().copied())
     }
 
+    /// A metric name listed twice (among the metrics and the accepted-only names), if any: each
+    /// receiver's tests check its catalogue with this.
+    pub fn repeated_name(&self) -> Option<&'static str> {
+        let mut names: Vec<&'static str> = self.metrics.iter().map(|d| d.name).collect();
+        names.extend(self.accepted_only);
+        names.sort_unstable();
+        names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    }
+
     /// Whether the resource attribute `name` is on when the config says nothing about it.
     pub fn resource_default(&self, name: &str) -> bool {
         self.resource_attributes
@@ -368,6 +377,21 @@ mod tests {
             enabled: false,
         },
     ];
+
+    #[test]
+    fn a_name_listed_twice_is_found() {
+        let catalog = |accepted_only| Catalog {
+            metrics: &DEFS,
+            accepted_only,
+            resource_attributes: &[],
+            events: &[],
+        };
+        assert_eq!(catalog(&["db.other"]).repeated_name(), None);
+        assert_eq!(
+            catalog(&["db.optional"]).repeated_name(),
+            Some("db.optional")
+        );
+    }
 
     #[test]
     fn toggles_override_the_defaults_and_unknown_names_are_refused() {

@@ -80,38 +80,51 @@ impl Consumer for Collect {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn reports_up_down_and_partial_scrapes_on_schedule() {
-    let collect = Arc::new(Collect::default());
-    let mut next = SignalConsumers::default();
-    next.set(Signal::Metrics, collect.clone());
+/// A receiver named `t` with `scraper` under `controller`, recording `t.up`, feeding `next`.
+fn receiver<S: Scraper>(
+    scraper: S,
+    controller: Controller,
+    next: SignalConsumers,
+) -> ScraperReceiver<S> {
     let set = CreateSettings::new(
         ComponentId::parse("t").unwrap(),
         Kind::Receiver,
         SelfTelemetry::new(&[]),
     );
+    let spec = BuilderSpec {
+        scope: "test",
+        defs: &DEFS,
+        metrics: Toggles::new(),
+        resource_attributes: Toggles::new(),
+        up_metric: Some("t.up"),
+    };
+    ScraperReceiver::new(set, next, controller, spec, scraper)
+}
+
+/// Consumers that collect into `collect`.
+fn collecting(collect: &Arc<Collect>) -> SignalConsumers {
+    let mut next = SignalConsumers::default();
+    next.set(Signal::Metrics, collect.clone());
+    next
+}
+
+#[tokio::test(start_paused = true)]
+async fn reports_up_down_and_partial_scrapes_on_schedule() {
+    let collect = Arc::new(Collect::default());
     let script = VecDeque::from([
         Ok(vec![]),
         Err("connection refused".to_string()),
         Err("connection refused".to_string()),
         Ok(vec!["permission denied for view pg_stat_x".to_string()]),
     ]);
-    let receiver = ScraperReceiver::new(
-        set,
-        next,
+    let receiver = receiver(
+        Scripted(script),
         Controller {
             collection_interval: Duration::from_secs(10),
             initial_delay: Duration::from_secs(1),
             timeout: Duration::ZERO,
         },
-        BuilderSpec {
-            scope: "test",
-            defs: &DEFS,
-            metrics: Toggles::new(),
-            resource_attributes: Toggles::new(),
-            up_metric: Some("t.up"),
-        },
-        Scripted(script),
+        collecting(&collect),
     );
     receiver.start().await.unwrap();
     tokio::time::sleep(Duration::from_millis(900)).await;
@@ -151,27 +164,14 @@ impl Scraper for Hanging {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_abandons_a_scrape_in_flight() {
-    let set = CreateSettings::new(
-        ComponentId::parse("t").unwrap(),
-        Kind::Receiver,
-        SelfTelemetry::new(&[]),
-    );
-    let receiver = ScraperReceiver::new(
-        set,
-        SignalConsumers::default(),
+    let receiver = receiver(
+        Hanging,
         Controller {
             collection_interval: Duration::from_secs(60),
             initial_delay: Duration::ZERO,
             timeout: Duration::from_secs(60),
         },
-        BuilderSpec {
-            scope: "test",
-            defs: &DEFS,
-            metrics: Toggles::new(),
-            resource_attributes: Toggles::new(),
-            up_metric: Some("t.up"),
-        },
-        Hanging,
+        SignalConsumers::default(),
     );
     receiver.start().await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -205,29 +205,14 @@ impl Scraper for PanicsOnce {
 #[tokio::test(start_paused = true)]
 async fn a_panicking_scrape_is_a_failed_scrape_and_the_next_one_runs() {
     let collect = Arc::new(Collect::default());
-    let mut next = SignalConsumers::default();
-    next.set(Signal::Metrics, collect.clone());
-    let set = CreateSettings::new(
-        ComponentId::parse("t").unwrap(),
-        Kind::Receiver,
-        SelfTelemetry::new(&[]),
-    );
-    let receiver = ScraperReceiver::new(
-        set,
-        next,
+    let receiver = receiver(
+        PanicsOnce(false),
         Controller {
             collection_interval: Duration::from_secs(10),
             initial_delay: Duration::ZERO,
             timeout: Duration::ZERO,
         },
-        BuilderSpec {
-            scope: "test",
-            defs: &DEFS,
-            metrics: Toggles::new(),
-            resource_attributes: Toggles::new(),
-            up_metric: Some("t.up"),
-        },
-        PanicsOnce(false),
+        collecting(&collect),
     );
     receiver.start().await.unwrap();
     tokio::time::sleep(Duration::from_secs(15)).await;

@@ -2,6 +2,7 @@
 //! language, the pipeline graph and self-telemetry.
 
 pub mod auth;
+pub mod batching;
 pub mod component;
 pub mod config;
 pub mod consumer;

@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 use std::fmt;
 
+use crate::batching::Context;
 use crate::wire::{self, CheckError, ItemPath, LimitExceeded, Limits, WireError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +72,13 @@ pub enum DecodeError {
     #[error("limit exceeded: {exceeded}")]
     Limit {
         exceeded: LimitExceeded,
+        items: usize,
+    },
+    /// Well framed, but holding what a decoder refuses (a string not UTF-8, an id of the wrong
+    /// length, ...); `items` as for `Limit`.
+    #[error("invalid data: {invalid}")]
+    Invalid {
+        invalid: wire::InvalidField,
         items: usize,
     },
 }
@@ -141,6 +149,8 @@ pub struct Telemetry {
     decoded: Option<Box<Decoded>>,
     /// Item count of `encoded`; recounted from `decoded` after a mutation.
     items: usize,
+    /// Client metadata and a batching request, carried along unchanged.
+    context: Context,
 }
 
 impl Telemetry {
@@ -152,6 +162,7 @@ impl Telemetry {
             encoded: Some(bytes),
             decoded: None,
             items,
+            context: Context::default(),
         })
     }
 
@@ -171,12 +182,17 @@ impl Telemetry {
                 let items = wire::count_items(&bytes, signal.item_path()).unwrap_or(0);
                 return Err(DecodeError::Limit { exceeded, items });
             }
+            Err(CheckError::Invalid(invalid)) => {
+                let items = wire::count_items(&bytes, signal.item_path()).unwrap_or(0);
+                return Err(DecodeError::Invalid { invalid, items });
+            }
         };
         Ok(Telemetry {
             signal,
             encoded: Some(bytes),
             decoded: None,
             items,
+            context: Context::default(),
         })
     }
 
@@ -199,11 +215,25 @@ impl Telemetry {
             encoded: None,
             decoded: Some(Box::new(decoded)),
             items,
+            context: Context::default(),
         }
     }
 
     pub fn signal(&self) -> Signal {
         self.signal
+    }
+
+    /// Client metadata and batching request carried with the data.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    pub fn set_context(&mut self, context: Context) {
+        self.context = context;
+    }
+
+    pub fn context_mut(&mut self) -> &mut Context {
+        &mut self.context
     }
 
     /// Spans, metric data points or log records in this batch.
@@ -356,6 +386,7 @@ impl Telemetry {
                 encoded: Some(Bytes::new()),
                 decoded: None,
                 items: 0,
+                context: Context::default(),
             });
         }
         // One allocation of the final size: this runs on every batch flush.
@@ -366,11 +397,14 @@ impl Telemetry {
             items += part.items;
             buf.extend_from_slice(&part.to_encoded());
         }
+        // Parts are joined only within one partition: the first speaks for all.
+        let context = std::mem::take(&mut parts[0].context);
         Telemetry {
             signal,
             encoded: Some(buf.freeze()),
             decoded: None,
             items,
+            context,
         }
     }
 
@@ -378,6 +412,7 @@ impl Telemetry {
     /// resource and scope of the items it holds, and neither repeats them more than the original.
     pub fn split_at(self, n: usize) -> Result<(Telemetry, Telemetry), DecodeError> {
         let signal = self.signal;
+        let context = self.context.clone();
         let bytes = self.into_encoded();
         let ((head, head_items), (tail, tail_items)) =
             wire::split_at(&bytes, signal.item_path(), n)?;
@@ -386,6 +421,7 @@ impl Telemetry {
             encoded: Some(encoded),
             decoded: None,
             items,
+            context: context.clone(),
         };
         Ok((piece(head, head_items), piece(tail, tail_items)))
     }

@@ -73,7 +73,8 @@ pub struct QueueConfig {
     pub wait_for_result: bool,
     /// A storage extension id (`file_storage/x`): the queue is then kept on disk (`persistent`).
     pub storage: Option<String>,
-    /// Batching inside the queue (accepted; not acted on yet: use the batch processor).
+    /// Batches formed as the queue is read (see `exporterhelper::batcher`); overrides the
+    /// settings a `batch` processor upstream asks for.
     pub batch: Option<BatchConfig>,
 }
 
@@ -123,8 +124,7 @@ impl Validate for QueueConfig {
     }
 }
 
-/// `sending_queue::batch`, otelcol's exporter-side batching. Parsed and checked so that configs
-/// written for otelcol load; ferrotel does not batch in the queue yet.
+/// `sending_queue::batch`, otelcol's exporter-side batching, with its keys and defaults.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {

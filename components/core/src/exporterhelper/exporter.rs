@@ -2,12 +2,14 @@
 //! around an exporter's [`Sender`].
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::batcher::Former;
 use super::config::{QueueConfig, RetryConfig};
 use super::persistent::{self, PersistentOptions, PersistentQueue};
 use super::queue::{MemoryQueue, OfferError, Queue, QueuedRequest};
@@ -19,6 +21,10 @@ use crate::consumer::{ConsumeError, Consumer};
 use crate::signal::{Signal, Telemetry};
 use crate::storage::Storage;
 use crate::telemetry::{ExporterMetrics, SelfTelemetry};
+
+/// Batches at least this large (encoded) are prepared off the async workers: compressing 64 KiB
+/// takes a few hundred microseconds, past which a worker would keep other clients waiting.
+const BLOCKING_PREPARE_BYTES: usize = 64 << 10;
 
 /// What the wrapper needs from the exporter's config.
 #[derive(Debug, Clone)]
@@ -79,20 +85,14 @@ impl<S: Sender> Exporter<S> {
         settings.retry.validate().map_err(anyhow::Error::msg)?;
         let id = set.id.to_string();
         let mut storage = None;
-        if settings.queue.enabled {
-            if let Some(name) = &settings.queue.storage {
-                storage = Some(
-                    set.host
-                        .storage(name)
-                        .map_err(|e| anyhow::anyhow!("sending_queue::storage {name:?}: {e}"))?,
-                );
-            }
-            if settings.queue.batch.is_some() {
-                tracing::warn!(
-                    exporter = %id,
-                    "sending_queue::batch is accepted but not acted on yet: batches are sent as they arrive; use the batch processor"
-                );
-            }
+        if settings.queue.enabled
+            && let Some(name) = &settings.queue.storage
+        {
+            storage = Some(
+                set.host
+                    .storage(name)
+                    .map_err(|e| anyhow::anyhow!("sending_queue::storage {name:?}: {e}"))?,
+            );
         }
         let (phase, _) = watch::channel(Phase::Running);
         Ok(Exporter {
@@ -135,7 +135,7 @@ impl<S: Sender> Inner<S> {
             let (size, capacity) = self.metrics.queue_gauges(signal);
             capacity.set(self.settings.queue.queue_size);
             let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new(self.queue_size(), size));
-            self.spawn_workers(&queue);
+            self.spawn_workers(signal, &queue);
             queue
         });
         Some(queue.clone())
@@ -145,13 +145,19 @@ impl<S: Sender> Inner<S> {
         usize::try_from(self.settings.queue.queue_size).unwrap_or(usize::MAX)
     }
 
-    fn spawn_workers(self: &Arc<Self>, queue: &Arc<dyn Queue>) {
+    fn spawn_workers(self: &Arc<Self>, signal: Signal, queue: &Arc<dyn Queue>) {
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
         if self.closed.load(Ordering::SeqCst) {
             queue.close();
         } else {
+            let former = Arc::new(Former::new(
+                signal,
+                &self.settings.queue,
+                self.storage.is_some(),
+            ));
             for _ in 0..self.settings.queue.num_consumers {
-                workers.push(tokio::spawn(self.clone().work(queue.clone())));
+                let work = self.clone().work(queue.clone(), former.clone());
+                workers.push(tokio::spawn(work));
             }
         }
     }
@@ -191,30 +197,27 @@ impl<S: Sender> Inner<S> {
                 .push(queue.clone());
             let queue: Arc<dyn Queue> = queue;
             if self.queues[signal as usize].set(queue.clone()).is_ok() {
-                self.spawn_workers(&queue);
+                self.spawn_workers(signal, &queue);
             }
         }
         Ok(())
     }
 
-    async fn work(self: Arc<Self>, queue: Arc<dyn Queue>) {
+    async fn work(self: Arc<Self>, queue: Arc<dyn Queue>, former: Arc<Former>) {
         if self.storage.is_some() {
-            return self.work_persistent(queue).await;
+            return self.work_persistent(queue, former).await;
         }
-        while let Some(request) = queue.take().await {
+        while let Some(batch) = former.next(&queue).await {
             let result = if *self.phase.borrow() == Phase::Aborted {
                 Err(self.give_up(
-                    &request.data,
+                    &batch.data,
                     SendError::retryable("the exporter is stopping"),
                     GaveUp::Shutdown,
                 ))
             } else {
-                self.deliver(&request.data).await
+                self.deliver(&batch.data).await
             };
-            queue.done(request.ticket, request.size);
-            if let Some(reply) = request.reply {
-                let _ = reply.send(result);
-            }
+            batch.settle(result);
         }
     }
 
@@ -222,37 +225,56 @@ impl<S: Sender> Inner<S> {
     /// counted as failed, and not marked done: it stays on disk and is sent after the next start.
     /// While draining, a failure stops the worker: the rest waits on disk rather than being tried
     /// against a destination that is failing.
-    async fn work_persistent(self: Arc<Self>, queue: Arc<dyn Queue>) {
+    async fn work_persistent(self: Arc<Self>, queue: Arc<dyn Queue>, former: Arc<Former>) {
         while *self.phase.borrow() != Phase::Aborted {
-            let Some(request) = queue.take().await else {
+            let Some(batch) = former.next(&queue).await else {
                 break;
             };
-            let result = match self.send_with_retry(&request.data).await {
-                Err((_, GaveUp::Shutdown)) => break,
+            let result = match self.send_with_retry(&batch.data).await {
+                Err((_, GaveUp::Shutdown)) => {
+                    batch.interrupt();
+                    break;
+                }
                 Ok(delivered) => {
-                    self.count_delivered(&request.data, delivered);
+                    self.count_delivered(&batch.data, delivered);
                     Ok(())
                 }
-                Err((error, why)) => Err(self.give_up(&request.data, error, why)),
+                Err((error, why)) => Err(self.give_up(&batch.data, error, why)),
             };
-            queue.done(request.ticket, request.size);
-            if let Some(reply) = request.reply {
-                let _ = reply.send(result);
-            }
+            batch.settle(result);
         }
     }
 
-    async fn send_with_retry(&self, data: &Telemetry) -> Result<Delivered, (SendError, GaveUp)> {
+    async fn send_with_retry(
+        self: &Arc<Self>,
+        data: &Telemetry,
+    ) -> Result<Delivered, (SendError, GaveUp)> {
+        let body = self
+            .prepare(data)
+            .await
+            .map_err(|error| (error, GaveUp::Permanent))?;
         let mut phase = self.phase.subscribe();
         with_retry(&self.settings.retry, &mut phase, &self.id, || {
-            self.attempt(data)
+            self.attempt(data, body.as_ref())
         })
         .await
     }
 
+    /// The sender's request body, made once for every attempt; a large batch is encoded and
+    /// compressed on a blocking thread, so the async workers keep answering clients meanwhile.
+    async fn prepare(self: &Arc<Self>, data: &Telemetry) -> Result<Option<Bytes>, SendError> {
+        if data.encoded_len() < BLOCKING_PREPARE_BYTES {
+            return self.sender.prepare(data);
+        }
+        let (inner, data) = (self.clone(), data.clone());
+        tokio::task::spawn_blocking(move || inner.sender.prepare(&data))
+            .await
+            .unwrap_or_else(|e| Err(SendError::permanent(format!("preparing the batch: {e}"))))
+    }
+
     /// Sends with timeout and retries; counts the outcome. Errors are what a caller waiting for
     /// the result should see.
-    async fn deliver(&self, data: &Telemetry) -> Result<(), ConsumeError> {
+    async fn deliver(self: &Arc<Self>, data: &Telemetry) -> Result<(), ConsumeError> {
         match self.send_with_retry(data).await {
             Ok(delivered) => {
                 self.count_delivered(data, delivered);
@@ -262,12 +284,22 @@ impl<S: Sender> Inner<S> {
         }
     }
 
-    async fn attempt(&self, data: &Telemetry) -> Result<Delivered, SendError> {
+    async fn attempt(
+        &self,
+        data: &Telemetry,
+        body: Option<&Bytes>,
+    ) -> Result<Delivered, SendError> {
+        let send = async {
+            match body {
+                Some(body) => self.sender.send_prepared(data, body).await,
+                None => self.sender.send(data).await,
+            }
+        };
         let timeout = self.settings.timeout;
         if timeout.is_zero() {
-            return self.sender.send(data).await;
+            return send.await;
         }
-        match tokio::time::timeout(timeout, self.sender.send(data)).await {
+        match tokio::time::timeout(timeout, send).await {
             Ok(result) => result,
             Err(_) => Err(SendError::retryable(format!(
                 "request timed out after {timeout:?}"

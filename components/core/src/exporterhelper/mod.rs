@@ -21,6 +21,7 @@
 //! `sending_queue::storage` the queue is [`persistent`]: it opens at `start` (sending what the
 //! last run left), and what is left at shutdown stays on disk for the next start, not counted.
 
+mod batcher;
 pub mod client;
 pub mod config;
 mod exporter;
@@ -31,6 +32,7 @@ pub mod retry;
 mod setup;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use std::time::Duration;
 
 use crate::signal::Telemetry;
@@ -103,6 +105,19 @@ pub trait Sender: Send + Sync + 'static {
     }
 
     async fn send(&self, data: &Telemetry) -> Result<Delivered, SendError>;
+
+    /// The request body for `data` (encoded, compressed), made once per batch before the first
+    /// attempt — on a blocking thread when the batch is large — and handed to every attempt
+    /// through [`Sender::send_prepared`], so a retry costs no second compression. `None`: this
+    /// sender works from the data alone and `send` is called.
+    fn prepare(&self, _data: &Telemetry) -> Result<Option<Bytes>, SendError> {
+        Ok(None)
+    }
+
+    /// One attempt with the body [`Sender::prepare`] made.
+    async fn send_prepared(&self, data: &Telemetry, _body: &Bytes) -> Result<Delivered, SendError> {
+        self.send(data).await
+    }
 
     /// Called once from the exporter's `shutdown`, after the queue has drained.
     async fn shutdown(&self) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
 
 use crate::consumer::ConsumeError;
 use crate::signal::Telemetry;
@@ -56,6 +57,31 @@ pub enum OfferError {
     Storage,
 }
 
+/// What [`Queue::take_until`] found.
+#[derive(Debug)]
+pub enum Taken {
+    Request(QueuedRequest),
+    /// Nothing came before the deadline.
+    TimedOut,
+    /// The queue is closed and empty.
+    Closed,
+}
+
+/// Waits for `wakeup` until `deadline`; false when the deadline passed first. Only the wait is
+/// cancelled, never a take that already popped a request, so a timed take loses nothing.
+pub(crate) async fn wait_until(
+    wakeup: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    deadline: Option<Instant>,
+) -> bool {
+    match deadline {
+        None => {
+            wakeup.await;
+            true
+        }
+        Some(deadline) => tokio::time::timeout_at(deadline, wakeup).await.is_ok(),
+    }
+}
+
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Adds a request. When there is no room it is handed back, unless `wait` asks to wait for
@@ -66,8 +92,16 @@ pub trait Queue: Send + Sync {
         wait: bool,
     ) -> Result<(), (QueuedRequest, OfferError)>;
 
+    /// The oldest request, waiting for one until `deadline` (forever with `None`).
+    async fn take_until(&self, deadline: Option<Instant>) -> Taken;
+
     /// The oldest request; `None` once the queue is closed and empty.
-    async fn take(&self) -> Option<QueuedRequest>;
+    async fn take(&self) -> Option<QueuedRequest> {
+        match self.take_until(None).await {
+            Taken::Request(request) => Some(request),
+            Taken::TimedOut | Taken::Closed => None,
+        }
+    }
 
     /// Releases a request that was taken, once it was sent or dropped (its `ticket` and `size`).
     fn done(&self, ticket: u64, size: usize);
@@ -162,7 +196,7 @@ impl Queue for MemoryQueue {
         }
     }
 
-    async fn take(&self) -> Option<QueuedRequest> {
+    async fn take_until(&self, deadline: Option<Instant>) -> Taken {
         loop {
             let filled = self.not_empty.notified();
             tokio::pin!(filled);
@@ -170,13 +204,15 @@ impl Queue for MemoryQueue {
             {
                 let mut state = self.lock();
                 if let Some(request) = state.items.pop_front() {
-                    return Some(request);
+                    return Taken::Request(request);
                 }
                 if state.closed {
-                    return None;
+                    return Taken::Closed;
                 }
             }
-            filled.await;
+            if !wait_until(filled, deadline).await {
+                return Taken::TimedOut;
+            }
         }
     }
 

@@ -19,7 +19,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::config::{OtlpGrpcConfig, Target};
-use crate::grpc::{CallError, CallSettings, export};
+use crate::grpc::{self, CallError, CallSettings, export};
 
 enum Connector {
     Plain(HttpConnector),
@@ -161,6 +161,12 @@ impl GrpcSender {
         })
     }
 
+    /// The compressed gRPC message of a batch.
+    fn message(&self, data: &Telemetry) -> Result<Bytes, SendError> {
+        grpc::message(&self.call, data.to_encoded())
+            .map_err(|e| SendError::permanent(format!("compressing the request failed: {e}")))
+    }
+
     async fn call(&self, signal: Signal, payload: Bytes) -> Result<Bytes, Status> {
         let mut pause = Duration::from_millis(50);
         loop {
@@ -230,13 +236,21 @@ impl Sender for GrpcSender {
         Ok(())
     }
 
-    async fn send(&self, data: &Telemetry) -> Result<Delivered, SendError> {
+    fn prepare(&self, data: &Telemetry) -> Result<Option<Bytes>, SendError> {
+        self.message(data).map(Some)
+    }
+
+    async fn send_prepared(&self, data: &Telemetry, body: &Bytes) -> Result<Delivered, SendError> {
         let signal = data.signal();
         let response = self
-            .call(signal, data.to_encoded())
+            .call(signal, body.clone())
             .await
             .map_err(|status| classify(&status))?;
         Ok(partial_success(signal, &response))
+    }
+
+    async fn send(&self, data: &Telemetry) -> Result<Delivered, SendError> {
+        self.send_prepared(data, &self.message(data)?).await
     }
 }
 

@@ -80,19 +80,21 @@ fn user_agent() -> HeaderValue {
     .expect("a static user agent is a valid header value")
 }
 
-/// Sends one `Export` request and returns the response message bytes.
+/// The gRPC message for an encoded request, compressed as configured: made once per batch (on a
+/// blocking thread when large) and reused by every attempt.
+pub fn message(settings: &CallSettings, payload: Bytes) -> std::io::Result<Bytes> {
+    settings.compression.compress(payload, None)
+}
+
+/// Sends one `Export` request whose `message` came from [`message`], and returns the response
+/// message bytes.
 pub async fn export(
     channel: &Channel,
     settings: &CallSettings,
     signal: Signal,
-    payload: Bytes,
+    message: Bytes,
 ) -> Result<Bytes, CallError> {
     let compressed = settings.compression.encoding().is_some();
-    let message = settings.compression.compress(payload, None).map_err(|e| {
-        CallError::Server(Status::internal(format!(
-            "compressing the request failed: {e}"
-        )))
-    })?;
     let length = u32::try_from(message.len()).map_err(|_| {
         CallError::Server(Status::resource_exhausted(
             "the batch exceeds gRPC's 4 GiB message limit",

@@ -70,21 +70,24 @@ impl HttpSender {
         })
     }
 
-    fn body(&self, data: &Telemetry) -> Result<(Bytes, &'static str), SendError> {
-        let (payload, content_type) = match self.encoding {
-            Encoding::Proto => (data.to_encoded(), "application/x-protobuf"),
-            Encoding::Json => {
-                let json = encode_json(data).map_err(|e| {
-                    SendError::permanent(format!("encoding the batch as OTLP/JSON failed: {e}"))
-                })?;
-                (Bytes::from(json), "application/json")
-            }
+    fn content_type(&self) -> &'static str {
+        match self.encoding {
+            Encoding::Proto => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+
+    /// The request body of a batch, encoded and compressed as configured.
+    fn body(&self, data: &Telemetry) -> Result<Bytes, SendError> {
+        let payload = match self.encoding {
+            Encoding::Proto => data.to_encoded(),
+            Encoding::Json => Bytes::from(encode_json(data).map_err(|e| {
+                SendError::permanent(format!("encoding the batch as OTLP/JSON failed: {e}"))
+            })?),
         };
-        let body = self
-            .compression
+        self.compression
             .compress(payload, self.level)
-            .map_err(|e| SendError::permanent(format!("compressing the request failed: {e}")))?;
-        Ok((body, content_type))
+            .map_err(|e| SendError::permanent(format!("compressing the request failed: {e}")))
     }
 }
 
@@ -137,16 +140,24 @@ fn decode_as(message: OtlpMessage, body: &[u8], json: bool) -> Option<Vec<u8>> {
 
 #[async_trait]
 impl Sender for HttpSender {
+    fn prepare(&self, data: &Telemetry) -> Result<Option<Bytes>, SendError> {
+        self.body(data).map(Some)
+    }
+
     async fn send(&self, data: &Telemetry) -> Result<Delivered, SendError> {
+        self.send_prepared(data, &self.body(data)?).await
+    }
+
+    async fn send_prepared(&self, data: &Telemetry, body: &Bytes) -> Result<Delivered, SendError> {
         let signal = data.signal();
         let Some(url) = &self.urls[signal as usize] else {
             return Err(SendError::permanent(format!(
                 "no URL for {signal}: set endpoint or {signal}_endpoint"
             )));
         };
-        let (body, content_type) = self.body(data)?;
+        let content_type = self.content_type();
         let mut request = http::Request::post(url.clone())
-            .body(Full::new(body))
+            .body(Full::new(body.clone()))
             .map_err(|e| SendError::permanent(format!("building the request failed: {e}")))?;
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

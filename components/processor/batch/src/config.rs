@@ -12,9 +12,9 @@ pub struct BatchConfig {
     pub send_batch_size: u32,
     /// Upper bound on a sent batch; larger ones are split. Zero means no bound.
     pub send_batch_max_size: u32,
-    /// Client metadata keys that would form separate batchers (accepted, not acted on yet).
+    /// Client metadata keys (a receiver's `include_metadata`) whose values form separate batches.
     pub metadata_keys: Vec<String>,
-    /// Limit on distinct metadata value combinations (accepted with `metadata_keys`).
+    /// Limit on distinct metadata value combinations; data of a new one past it is refused.
     pub metadata_cardinality_limit: u32,
 }
 

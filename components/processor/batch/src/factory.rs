@@ -1,4 +1,4 @@
-//! The `batch` factory: one batcher per pipeline, as otelcol creates one processor per pipeline.
+//! The `batch` factory: one processor per pipeline, as otelcol creates one.
 
 use ferrotel_core::component::{
     CreateSettings, Factory, PipeRef, ProcessorFactory, Stability, every_signal_at,
@@ -8,8 +8,8 @@ use ferrotel_core::consumer::ConsumerRef;
 use ferrotel_core::signal::Signal;
 use std::sync::Arc;
 
-use crate::batcher::{BatchProcessor, Limits};
 use crate::config::BatchConfig;
+use crate::processor::BatchProcessor;
 
 pub struct BatchProcessorFactory;
 
@@ -39,22 +39,10 @@ impl ProcessorFactory for BatchProcessorFactory {
     ) -> anyhow::Result<PipeRef> {
         let config = decode_validated::<BatchConfig>(node)?;
         let id = set.id.to_string();
-        if !config.metadata_keys.is_empty() {
-            tracing::warn!(
-                processor = %id,
-                metadata_keys = ?config.metadata_keys,
-                metadata_cardinality_limit = config.metadata_cardinality_limit,
-                "metadata_keys is accepted but not acted on yet: all data goes into one batch"
-            );
-        }
         // CreateSettings names no pipeline; the processor id stands in for it in metric labels.
         let metrics = set.telemetry.processor(&set.id, &id);
         Ok(Arc::new(BatchProcessor::new(
-            signal,
-            Limits::from_config(&config),
-            next,
-            metrics,
-            id,
+            signal, &config, next, metrics, id,
         )))
     }
 }

@@ -6,7 +6,9 @@
 //! samples at once whenever a quarter of the headroom has arrived since the last sample: memory
 //! can never outrun the measurement by more than that, whatever the interval. Above the soft limit
 //! it asks the allocator to hand freed memory back to the system (`malloc_trim`), as otelcol
-//! forces a garbage collection, so memory that was freed does not keep the limiter refusing.
+//! forces a garbage collection, so memory that was freed does not keep the limiter refusing. The
+//! trim can take milliseconds, so it runs on a blocking thread of the checker task, never inside a
+//! consume.
 
 use async_trait::async_trait;
 use ferrotel_core::component::Lifecycle;
@@ -39,6 +41,8 @@ pub(crate) struct Checker {
     /// Bytes consumed since the last sample, and how many may arrive before the next one is due.
     since_sample: AtomicU64,
     sample_every_bytes: u64,
+    /// Wakes the checker task to trim and measure again, off the consuming task.
+    trim_wanted: tokio::sync::Notify,
     id: String,
 }
 
@@ -51,6 +55,7 @@ impl Checker {
             refusing: AtomicBool::new(false),
             since_sample: AtomicU64::new(0),
             sample_every_bytes: (headroom / 4).max(1 << 20),
+            trim_wanted: tokio::sync::Notify::new(),
             id,
         }
     }
@@ -58,8 +63,8 @@ impl Checker {
     /// Counts `bytes` coming in and samples at once when enough has arrived since the last sample.
     pub fn note_incoming(&self, bytes: u64) {
         let total = self.since_sample.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if total >= self.sample_every_bytes {
-            self.check();
+        if total >= self.sample_every_bytes && self.measure(false) {
+            self.trim_wanted.notify_one();
         }
     }
 
@@ -67,15 +72,21 @@ impl Checker {
         self.refusing.load(Ordering::Relaxed)
     }
 
-    /// One measurement; logs when the limiter starts or stops refusing.
+    /// One measurement, trimming the allocator first when above the soft limit; blocking.
     pub fn check(&self) {
+        self.measure(true);
+    }
+
+    /// One measurement; logs when the limiter starts or stops refusing. True when above the soft
+    /// limit (refusing).
+    fn measure(&self, trim: bool) -> bool {
         self.since_sample.store(0, Ordering::Relaxed);
         let Some(mut used) = (self.sample)() else {
             // Without a reading, keep the last decision rather than guess either way.
             tracing::debug!(processor = %self.id, "memory usage could not be read");
-            return;
+            return self.refusing();
         };
-        if used >= self.thresholds.soft && release_free_memory() {
+        if trim && used >= self.thresholds.soft && release_free_memory() {
             used = (self.sample)().unwrap_or(used);
         }
         let above = used >= self.thresholds.soft;
@@ -97,6 +108,7 @@ impl Checker {
                 tracing::debug!(processor = %self.id, cur_mem_mib = mib(used), "Currently used memory.")
             }
         }
+        above
     }
 }
 
@@ -155,9 +167,13 @@ async fn run_checker(checker: Arc<Checker>, every: Duration, mut stop: watch::Re
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticks.tick() => checker.check(),
+            _ = ticks.tick() => {}
+            _ = checker.trim_wanted.notified() => {}
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
         }
+        let checker = checker.clone();
+        // /proc reads and malloc_trim block: never on an async worker.
+        let _ = tokio::task::spawn_blocking(move || checker.check()).await;
     }
 }
 

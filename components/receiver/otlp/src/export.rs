@@ -1,9 +1,11 @@
 //! What both transports do with a decoded request: hand it to the pipeline, count the outcome in
 //! self-telemetry, and describe the answer (full success, partial success, or an error).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrotel_core::batching::ClientMetadata;
 use ferrotel_core::component::{ComponentId, SignalConsumers};
 use ferrotel_core::consumer::ConsumeError;
 use ferrotel_core::otlp_json::JsonError;
@@ -31,11 +33,27 @@ pub(crate) struct PartialSuccess {
 pub(crate) struct Exporter {
     pub id: ComponentId,
     pub transport: &'static str,
+    /// `include_metadata`: the client's request headers travel with its data (for `metadata_keys`).
+    pub include_metadata: bool,
     pub consumers: SignalConsumers,
     pub metrics: ReceiverMetrics,
 }
 
 impl Exporter {
+    /// With `include_metadata`, the request's headers (gRPC metadata) as the data's client metadata.
+    pub fn client_metadata(&self, headers: &http::HeaderMap) -> Option<Arc<ClientMetadata>> {
+        if !self.include_metadata {
+            return None;
+        }
+        let mut metadata = ClientMetadata::new();
+        for (name, value) in headers {
+            if let Ok(value) = value.to_str() {
+                metadata.insert(name.as_str(), value);
+            }
+        }
+        Some(Arc::new(metadata))
+    }
+
     /// Pushes one request's data; an empty request is answered without bothering the pipeline,
     /// as otelcol does.
     pub(crate) async fn export(
@@ -77,11 +95,12 @@ impl Exporter {
 }
 
 impl Exporter {
-    /// The message for a request that cannot be taken as sent. One over a limit was well framed,
-    /// so its items are known: they are counted as failed, as otelcol counts what it cannot decode.
+    /// The message for a request that cannot be taken as sent. One over a limit, or holding data
+    /// a decoder refuses (a string not UTF-8, an id of the wrong length), was well framed, so its
+    /// items are known: they are counted as failed, as otelcol counts what it cannot decode.
     pub(crate) fn refuse_undecodable(&self, signal: Signal, error: &DecodeError) -> String {
         match error {
-            DecodeError::Limit { items, .. } => {
+            DecodeError::Limit { items, .. } | DecodeError::Invalid { items, .. } => {
                 self.metrics.failed(signal, *items);
                 tracing::warn!(
                     receiver = %self.id,

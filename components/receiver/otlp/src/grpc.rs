@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferrotel_core::batching::ClientMetadata;
 use ferrotel_core::consumer::ConsumeError;
 use ferrotel_core::signal::{Signal, Telemetry};
 use ferrotel_core::wire::Limits;
@@ -65,10 +66,12 @@ impl Handler for GrpcHandler {
             .accept_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Deflate)
             .max_decoding_message_size(self.max_recv_msg_size);
+        let metadata = self.exporter.client_metadata(request.headers());
         grpc.client_streaming(
             ExportCall {
                 handler: self,
                 signal,
+                metadata,
             },
             request,
         )
@@ -81,6 +84,7 @@ impl Handler for GrpcHandler {
 struct ExportCall {
     handler: Arc<GrpcHandler>,
     signal: Signal,
+    metadata: Option<Arc<ClientMetadata>>,
 }
 
 impl ClientStreamingService<Bytes> for ExportCall {
@@ -90,6 +94,7 @@ impl ClientStreamingService<Bytes> for ExportCall {
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
         let handler = self.handler.clone();
         let signal = self.signal;
+        let metadata = self.metadata.clone();
         Box::pin(async move {
             let mut stream = request.into_inner();
             let message = match stream.message().await {
@@ -97,10 +102,11 @@ impl ClientStreamingService<Bytes> for ExportCall {
                 Ok(None) => return Err(Status::invalid_argument("missing request message")),
                 Err(status) => return Err(decode_status(status)),
             };
-            let data =
-                Telemetry::from_encoded_checked(signal, message, &handler.limits).map_err(|e| {
+            let mut data = Telemetry::from_encoded_checked(signal, message, &handler.limits)
+                .map_err(|e| {
                     Status::invalid_argument(handler.exporter.refuse_undecodable(signal, &e))
                 })?;
+            data.context_mut().metadata = metadata;
             match handler.exporter.export(data).await {
                 Ok(partial) => Ok(tonic::Response::new(response_protobuf(signal, partial))),
                 Err(error) => Err(consume_status(&error)),

@@ -187,7 +187,7 @@ impl HttpHandler {
             Format::Json => otlp_json::decode_json_checked(signal, &bytes, &self.limits)
                 .map_err(|e| self.exporter.refuse_bad_json(signal, &e)),
         };
-        let data = match decoded {
+        let mut data = match decoded {
             Ok(data) => data,
             Err(message) => {
                 return status_reply(
@@ -199,6 +199,7 @@ impl HttpHandler {
                 );
             }
         };
+        data.context_mut().metadata = self.exporter.client_metadata(&parts.headers);
         match self.exporter.export(data).await {
             Ok(partial) => success_reply(format, signal, partial),
             Err(error) => consume_error_reply(format, &error),

@@ -106,10 +106,11 @@ impl OtlpReceiver {
             .and_then(|h| h.2)
     }
 
-    fn exporter(&self, transport: &'static str) -> Exporter {
+    fn exporter(&self, transport: &'static str, include_metadata: bool) -> Exporter {
         Exporter {
             id: self.set.id.clone(),
             transport,
+            include_metadata,
             consumers: self.next.clone(),
             metrics: self.set.telemetry.receiver(&self.set.id, transport),
         }
@@ -157,7 +158,7 @@ impl OtlpReceiver {
             }
         }
         let handler = Arc::new(GrpcHandler {
-            exporter: self.exporter("grpc"),
+            exporter: self.exporter("grpc", grpc.include_metadata),
             max_recv_msg_size: grpc.max_recv_msg_size(),
             limits: self.config.limits.limits(),
             auth: self.grpc_auth.clone(),
@@ -219,7 +220,7 @@ impl OtlpReceiver {
             );
         }
         let handler = Arc::new(HttpHandler {
-            exporter: self.exporter("http"),
+            exporter: self.exporter("http", http.include_metadata),
             routes,
             max_body_size: http.max_request_body_size(),
             limits: self.config.limits.limits(),
@@ -260,9 +261,6 @@ fn enabled_encodings(http: &HttpConfig) -> Vec<String> {
 
 fn warn_grpc_no_ops(id: &ferrotel_core::ComponentId, grpc: &GrpcConfig) {
     let warn = |key: &str| tracing::warn!(receiver = %id, "protocols::grpc::{key} is accepted but has no effect in ferrotel yet");
-    if grpc.include_metadata {
-        warn("include_metadata");
-    }
     if grpc.read_buffer_size != GrpcConfig::default().read_buffer_size {
         warn("read_buffer_size");
     }
@@ -292,9 +290,6 @@ fn warn_grpc_no_ops(id: &ferrotel_core::ComponentId, grpc: &GrpcConfig) {
 
 fn warn_http_no_ops(id: &ferrotel_core::ComponentId, http: &HttpConfig) {
     let warn = |key: &str| tracing::warn!(receiver = %id, "protocols::http::{key} is accepted but has no effect in ferrotel yet");
-    if http.include_metadata {
-        warn("include_metadata");
-    }
     if !http.write_timeout.is_zero() {
         warn("write_timeout");
     }

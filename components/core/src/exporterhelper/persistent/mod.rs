@@ -36,9 +36,11 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use tokio::sync::{Notify, oneshot};
 
 use super::config::Sizer;
-use super::queue::{OfferError, Queue, QueuedRequest};
+use super::queue::{OfferError, Queue, QueuedRequest, Taken, wait_until};
+use crate::batching::Context;
 use crate::consumer::ConsumeError;
 use crate::signal::Telemetry;
+use tokio::time::Instant;
 use writer::{Append, Job, Writer};
 
 /// Where a queued request's data is now.
@@ -57,6 +59,8 @@ struct Entry {
     items: u64,
     size: usize,
     held: Held,
+    /// Kept in memory only: what a restart recovers carries no client metadata or batch hint.
+    context: Context,
     reply: Option<oneshot::Sender<Result<(), ConsumeError>>>,
 }
 
@@ -223,6 +227,7 @@ impl PersistentQueue {
                 items: meta.items,
                 size,
                 held,
+                context: Context::default(),
                 reply: None,
             });
         }
@@ -303,6 +308,7 @@ impl PersistentQueue {
     /// can no longer be read or decoded is dropped, logged and counted; `None` then.
     async fn materialize(&self, entry: Entry) -> Option<QueuedRequest> {
         let signal = self.shared.options.signal;
+        let context = entry.context;
         let data = match entry.held {
             Held::Resident(data) => Ok(data),
             Held::Encoded(bytes) => {
@@ -324,8 +330,11 @@ impl PersistentQueue {
             }
         };
         match data {
-            Ok(data) => Some(QueuedRequest {
-                data,
+            Ok(mut data) => Some(QueuedRequest {
+                data: {
+                    data.set_context(context);
+                    data
+                },
                 size: entry.size,
                 ticket: entry.ticket,
                 reply: entry.reply,
@@ -375,7 +384,14 @@ impl Queue for PersistentQueue {
         let signal = data.signal();
         // Encode once; the worker then sends these very bytes.
         let payload = data.to_encoded();
-        let data = Telemetry::from_encoded(signal, payload.clone()).unwrap_or(data);
+        let context = data.context().clone();
+        let data = match Telemetry::from_encoded(signal, payload.clone()) {
+            Ok(mut encoded) => {
+                encoded.set_context(context);
+                encoded
+            }
+            Err(_) => data,
+        };
         let request = |data: Telemetry, reply| QueuedRequest {
             data,
             size,
@@ -435,7 +451,7 @@ impl Queue for PersistentQueue {
         }
     }
 
-    async fn take(&self) -> Option<QueuedRequest> {
+    async fn take_until(&self, deadline: Option<Instant>) -> Taken {
         loop {
             let filled = self.shared.not_empty.notified();
             tokio::pin!(filled);
@@ -449,17 +465,21 @@ impl Queue for PersistentQueue {
                         state.in_flight.insert(entry.ticket, entry.items);
                         Some(entry)
                     }
-                    None if state.closed => return None,
+                    None if state.closed => return Taken::Closed,
                     None => None,
                 }
             };
             match entry {
                 Some(entry) => {
                     if let Some(request) = self.materialize(entry).await {
-                        return Some(request);
+                        return Taken::Request(request);
                     }
                 }
-                None => filled.await,
+                None => {
+                    if !wait_until(filled, deadline).await {
+                        return Taken::TimedOut;
+                    }
+                }
             }
         }
     }

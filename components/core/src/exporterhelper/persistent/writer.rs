@@ -229,6 +229,7 @@ impl Writer {
                     len,
                     items: p.append.items,
                     size: p.append.size,
+                    context: p.append.data.context().clone(),
                     held: Held::Resident(p.append.data),
                     reply: p.append.reply,
                 },

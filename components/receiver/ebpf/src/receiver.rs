@@ -150,7 +150,18 @@ async fn read_ring(
     }
 }
 
+/// Decodes and aggregates what the kernel wrote. A process seen for the first time is looked up in
+/// /proc under the aggregator's lock: on a multi-threaded runtime the worker hands its other tasks
+/// to another thread for the duration, so receivers keep answering clients meanwhile.
 fn drain_ring(ring: &mut RingBuf<MapData>, shared: &Shared) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| drain(ring, shared)),
+        _ => drain(ring, shared),
+    }
+}
+
+fn drain(ring: &mut RingBuf<MapData>, shared: &Shared) {
     let mut aggregator = shared.aggregator.lock().unwrap();
     while let Some(item) = ring.next() {
         if let Some(record) = Record::parse(&item) {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrotel_core::consumer::ConsumeError;
-use ferrotel_core::otlp_json::{self, OtlpMessage};
+use ferrotel_core::otlp_json::{self, JsonError, OtlpMessage};
 use ferrotel_core::signal::{Signal, Telemetry};
-use ferrotel_core::wire::Limits;
+use ferrotel_core::wire::{Limits, WireError};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -62,6 +62,9 @@ pub(crate) struct HttpHandler {
 }
 
 type Reply = Response<Full<Bytes>>;
+
+/// JSON bodies at least this large are transcoded on a blocking thread.
+const BLOCKING_JSON_BYTES: usize = 64 << 10;
 
 impl Handler for HttpHandler {
     type Body = Full<Bytes>;
@@ -181,11 +184,25 @@ impl HttpHandler {
             },
             None => bytes,
         };
+        let bytes_len = bytes.len();
         let decoded = match format {
             Format::Protobuf => Telemetry::from_encoded_checked(signal, bytes, &self.limits)
                 .map_err(|e| self.exporter.refuse_undecodable(signal, &e)),
-            Format::Json => otlp_json::decode_json_checked(signal, &bytes, &self.limits)
-                .map_err(|e| self.exporter.refuse_bad_json(signal, &e)),
+            Format::Json => {
+                let limits = self.limits;
+                let decode = move || otlp_json::decode_json_checked(signal, &bytes, &limits);
+                // Transcoding a large JSON body takes milliseconds: not on an async worker.
+                let decoded = if bytes_len >= BLOCKING_JSON_BYTES {
+                    tokio::task::spawn_blocking(decode)
+                        .await
+                        .unwrap_or(Err(JsonError::Wire(WireError(
+                            "the JSON decoding task failed",
+                        ))))
+                } else {
+                    decode()
+                };
+                decoded.map_err(|e| self.exporter.refuse_bad_json(signal, &e))
+            }
         };
         let mut data = match decoded {
             Ok(data) => data,

@@ -80,6 +80,7 @@ servers-stop:
 bench-ebpf: build-deps
 	./scripts/bench-ebpf.sh $(BENCH_ARGS)
 
-# Relay benchmark, ferrotel against rotel: release builds, table in target/bench/relay.txt.
+# Relay benchmark, ferrotel against rotel and the reference otelcol-contrib (built once per machine by
+# scripts/reference-otelcol.sh), at 4 and 512 requests in flight: release builds, tables in target/bench/relay.txt.
 bench: setup
 	./scripts/bench.sh $(BENCH_ARGS)

@@ -74,13 +74,26 @@ pub fn summarize(results: &[Measured]) -> Vec<Summary> {
         .collect()
 }
 
-/// The table: `header` lines, one row per collector, the ferrotel/rotel ratios, then notes.
-pub fn table(header: &[String], summaries: &[Summary], pinned: bool) -> String {
+/// One load setting's figures: a title (e.g. "4 requests in flight") and one summary per collector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Section {
+    pub title: String,
+    pub summaries: Vec<Summary>,
+}
+
+/// The report: `header` lines, each collector's version, then per section a table with one row per
+/// collector, the ratios of ferrotel to each other collector, and notes.
+pub fn table(header: &[String], sections: &[Section], pinned: bool) -> String {
     let mut out = String::new();
     for line in header {
         let _ = writeln!(out, "{line}");
     }
-    for s in summaries {
+    let mut named: Vec<&str> = Vec::new();
+    for s in sections.iter().flat_map(|section| &section.summaries) {
+        if named.contains(&s.name.as_str()) {
+            continue;
+        }
+        named.push(&s.name);
         let version = if s.version.is_empty() {
             "version unknown"
         } else {
@@ -88,63 +101,77 @@ pub fn table(header: &[String], summaries: &[Summary], pinned: bool) -> String {
         };
         let _ = writeln!(out, "{}: {version}", s.name);
     }
-    if summaries.iter().any(|s| s.rounds > 1) {
+    let rounds = sections
+        .iter()
+        .flat_map(|section| &section.summaries)
+        .map(|s| s.rounds)
+        .max()
+        .unwrap_or(0);
+    if rounds > 1 {
         let _ = writeln!(
             out,
-            "figures: median of {} rounds, collectors alternating",
-            summaries[0].rounds
+            "figures: median of {rounds} rounds, collectors alternating"
         );
     }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>9}",
-        "collector", "spans/s", "CPU-s/M spans", "spans/CPU-s", "peak RSS MB", "CPU use"
-    );
-    for s in summaries {
+    let mut any_ratio = false;
+    for section in sections {
+        let summaries = &section.summaries;
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", section.title);
         let _ = writeln!(
             out,
-            "{:<16} {:>12.0} {:>14.3} {:>14.0} {:>12.1} {:>9.2}",
-            s.name,
-            s.spans_per_second,
-            s.cpu_seconds_per_million,
-            s.spans_per_cpu_second,
-            s.peak_rss_mb,
-            s.cpu_use
+            "{:<16} {:>12} {:>14} {:>14} {:>12} {:>9}",
+            "collector", "spans/s", "CPU-s/M spans", "spans/CPU-s", "peak RSS MB", "CPU use"
         );
+        for s in summaries {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>12.0} {:>14.3} {:>14.0} {:>12.1} {:>9.2}",
+                s.name,
+                s.spans_per_second,
+                s.cpu_seconds_per_million,
+                s.spans_per_cpu_second,
+                s.peak_rss_mb,
+                s.cpu_use
+            );
+        }
+        if let Some(f) = summaries.iter().find(|s| s.name == "ferrotel") {
+            for other in summaries.iter().filter(|s| s.name != "ferrotel") {
+                any_ratio = true;
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:>12.2} {:>14.2} {:>14.2} {:>12.2}",
+                    format!("ferrotel/{}", other.name),
+                    f.spans_per_second / other.spans_per_second,
+                    f.cpu_seconds_per_million / other.cpu_seconds_per_million,
+                    f.spans_per_cpu_second / other.spans_per_cpu_second,
+                    f.peak_rss_mb / other.peak_rss_mb,
+                );
+            }
+        }
+        for s in summaries {
+            if pinned && s.cpu_use < 0.9 {
+                let _ = writeln!(
+                    out,
+                    "note: {} kept {:.2} of its core busy: the load, not the collector, set its spans/s; compare CPU-s/M spans",
+                    s.name, s.cpu_use
+                );
+            }
+            if s.loadgen_refused + s.loadgen_failed > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {} refused {} and failed {} loadgen requests",
+                    s.name, s.loadgen_refused, s.loadgen_failed
+                );
+            }
+        }
     }
-    let ferrotel = summaries.iter().find(|s| s.name == "ferrotel");
-    let rotel = summaries.iter().find(|s| s.name == "rotel");
-    if let (Some(f), Some(r)) = (ferrotel, rotel) {
-        let _ = writeln!(
-            out,
-            "{:<16} {:>12.2} {:>14.2} {:>14.2} {:>12.2}",
-            "ferrotel/rotel",
-            f.spans_per_second / r.spans_per_second,
-            f.cpu_seconds_per_million / r.cpu_seconds_per_million,
-            f.spans_per_cpu_second / r.spans_per_cpu_second,
-            f.peak_rss_mb / r.peak_rss_mb,
-        );
+    if any_ratio {
+        let _ = writeln!(out);
         let _ = writeln!(
             out,
             "(spans/s and spans/CPU-s: higher is better; CPU-s/M spans and peak RSS: lower is better)"
         );
-    }
-    for s in summaries {
-        if pinned && s.cpu_use < 0.9 {
-            let _ = writeln!(
-                out,
-                "note: {} kept {:.2} of its core busy: the load, not the collector, set its spans/s; compare CPU-s/M spans",
-                s.name, s.cpu_use
-            );
-        }
-        if s.loadgen_refused + s.loadgen_failed > 0 {
-            let _ = writeln!(
-                out,
-                "note: {} refused {} and failed {} loadgen requests",
-                s.name, s.loadgen_refused, s.loadgen_failed
-            );
-        }
     }
     out
 }
@@ -189,20 +216,56 @@ mod tests {
     }
 
     #[test]
-    fn the_table_has_rows_ratios_and_notes() {
-        let summaries = summarize(&[
-            measured("ferrotel", 4_000_000, 6.0),
-            measured("rotel", 1_000_000, 10.0),
-        ]);
-        let text = table(&["header line".to_string()], &summaries, true);
-        assert!(text.starts_with("header line\nferrotel: ferrotel 1.0\nrotel: rotel 1.0\n"));
-        let ratios = text
-            .lines()
-            .find(|l| l.starts_with("ferrotel/rotel"))
-            .expect("a ratio row");
-        let figures: Vec<&str> = ratios.split_whitespace().skip(1).collect();
-        assert_eq!(figures, ["4.00", "0.15", "6.67", "1.00"]);
-        assert!(text.contains("note: ferrotel kept 0.60 of its core busy"));
+    fn the_table_has_a_section_per_setting_with_rows_ratios_and_notes() {
+        let section = |title: &str, results: &[Measured]| Section {
+            title: title.to_string(),
+            summaries: summarize(results),
+        };
+        let sections = [
+            section(
+                "4 in flight",
+                &[
+                    measured("ferrotel", 4_000_000, 6.0),
+                    measured("rotel", 1_000_000, 10.0),
+                    measured("otelcol", 2_000_000, 10.0),
+                ],
+            ),
+            section(
+                "512 in flight",
+                &[
+                    measured("ferrotel", 8_000_000, 10.0),
+                    measured("rotel", 2_000_000, 10.0),
+                    measured("otelcol", 1_000_000, 8.0),
+                ],
+            ),
+        ];
+        let text = table(&["header line".to_string()], &sections, true);
+        assert!(text.starts_with(
+            "header line\nferrotel: ferrotel 1.0\nrotel: rotel 1.0\notelcol: otelcol 1.0\n\n4 in flight\n"
+        ));
+        let ratios = |name: &str| -> Vec<Vec<String>> {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .map(|l| l.split_whitespace().skip(1).map(String::from).collect())
+                .collect()
+        };
+        assert_eq!(
+            ratios("ferrotel/rotel"),
+            [
+                ["4.00", "0.15", "6.67", "1.00"],
+                ["4.00", "0.25", "4.00", "1.00"]
+            ]
+        );
+        assert_eq!(
+            ratios("ferrotel/otelcol"),
+            [
+                ["2.00", "0.30", "3.33", "1.00"],
+                ["8.00", "0.16", "6.40", "1.00"]
+            ]
+        );
+        let first = &text[..text.find("512 in flight").expect("a second section")];
+        assert!(first.contains("note: ferrotel kept 0.60 of its core busy"));
         assert!(!text.contains("note: rotel kept"));
+        assert_eq!(text.matches("higher is better").count(), 1);
     }
 }

@@ -1,14 +1,15 @@
 //! ferrotel-bench: the relay benchmark behind `make bench`.
 //!
-//! For each collector (ferrotel, then rotel) in one run: ferrotel-loadgen → collector (OTLP gRPC in →
-//! batch → OTLP gRPC out with gzip) → ferrotel-sink. The load runs flat out (or at --rate); after a
+//! For each load setting (--concurrency) and each collector (ferrotel, rotel, and the reference otelcol
+//! that scripts/reference-otelcol.sh builds with OCB) in one run: ferrotel-loadgen → collector (OTLP
+//! gRPC in → batch → OTLP gRPC out with gzip) → ferrotel-sink. The load runs flat out (or at --rate); after a
 //! warm-up, a window of --duration seconds is measured from /proc for the collector process only
 //! (utime+stime delta, VmHWM) and at the sink (spans relayed). On two or more cores the collector is
-//! pinned to one core and the load generator and sink to another, the same way for both collectors.
+//! pinned to one core and the load generator and sink to another, the same way for every collector.
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use ferrotel_integration_tests::bench_report::{self, Measured};
+use ferrotel_integration_tests::bench_report::{self, Measured, Section};
 use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get};
 use ferrotel_integration_tests::sink::Snapshot;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 #[derive(Parser, Debug)]
 #[command(
     name = "ferrotel-bench",
-    about = "Relay benchmark: ferrotel against rotel, same load, same pinning"
+    about = "Relay benchmark: ferrotel against rotel and otelcol, same load, same pinning"
 )]
 struct Args {
     /// Seconds measured, after the warm-up.
@@ -35,19 +36,20 @@ struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = 10)]
     attributes: usize,
-    /// Requests in flight, as from a gateway's many agents. ferrotel's batch processor answers a
-    /// request once its spans have left in a batch, so in-flight spans must fill a batch (8192)
-    /// for the collector, not the batch timeout, to set the pace.
-    #[arg(long, default_value_t = 512)]
-    concurrency: usize,
+    /// Requests in flight from the load generator, one setting or a comma list; every collector runs
+    /// at each. 4 is what one SDK-like client with a few exporters keeps in flight; 512 is a
+    /// gateway's many agents.
+    #[arg(long, value_delimiter = ',', default_value = "4,512")]
+    concurrency: Vec<usize>,
     /// Compression from the load generator to the collector (the collector always exports with gzip).
     #[arg(long, default_value = "gzip")]
     compression: String,
-    /// Rounds; each runs every collector in turn, and the table shows each figure's median.
+    /// Rounds; each runs every collector at every concurrency in turn, and the tables show each
+    /// figure's median.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// Collectors to run, in order.
-    #[arg(long, value_delimiter = ',', default_value = "ferrotel,rotel")]
+    #[arg(long, value_delimiter = ',', default_value = "ferrotel,rotel,otelcol")]
     collectors: Vec<String>,
     /// Core for the collector; the load generator and the sink get the others.
     #[arg(long, default_value_t = 0)]
@@ -56,6 +58,9 @@ struct Args {
     ferrotel_bin: Option<PathBuf>,
     #[arg(long)]
     rotel_bin: Option<PathBuf>,
+    /// The reference otelcol; defaults to the one scripts/reference-otelcol.sh builds (or has cached).
+    #[arg(long)]
+    otelcol_bin: Option<PathBuf>,
     /// Folder holding ferrotel-loadgen and ferrotel-sink; defaults to this binary's folder.
     #[arg(long)]
     tools_dir: Option<PathBuf>,
@@ -133,6 +138,8 @@ struct Setup<'a> {
     collector_cpus: Option<String>,
     load_cpus: Option<String>,
     ticks: f64,
+    /// The reference otelcol, when `otelcol` is among the collectors.
+    otelcol_bin: Option<PathBuf>,
 }
 
 fn ferrotel_config(receiver: SocketAddr, sink: SocketAddr, metrics_port: u16) -> String {
@@ -143,6 +150,44 @@ fn ferrotel_config(receiver: SocketAddr, sink: SocketAddr, metrics_port: u16) ->
          service:\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: {metrics_port}\n\
          \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [otlp]\n"
     )
+}
+
+/// otelcol's config: the same pipeline with the batch processor's defaults; its own metrics are off
+/// so that nothing listens on :8888.
+fn otelcol_config(receiver: SocketAddr, sink: SocketAddr) -> String {
+    format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: {receiver}\n\
+         processors:\n  batch: {{}}\n\
+         exporters:\n  otlp_grpc:\n    endpoint: {sink}\n    compression: gzip\n    tls:\n      insecure: true\n\
+         service:\n  telemetry:\n    metrics:\n      level: none\n\
+         \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [otlp_grpc]\n"
+    )
+}
+
+/// The reference otelcol that scripts/reference-otelcol.sh builds once per machine: the last line
+/// it prints is the binary's path.
+fn reference_otelcol() -> anyhow::Result<PathBuf> {
+    let script = procs::workspace_root().join("scripts/reference-otelcol.sh");
+    eprintln!(
+        "bench: {} (builds otelcol with OCB once per machine)",
+        script.display()
+    );
+    let output = Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{} failed ({}); or pass --otelcol-bin",
+        script.display(),
+        output.status
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let path = stdout
+        .lines()
+        .last()
+        .context("reference-otelcol.sh printed no path")?;
+    Ok(PathBuf::from(path.trim()))
 }
 
 fn start_collector(
@@ -190,11 +235,23 @@ fn start_collector(
                 .arg(setup.work.join("rotel-agent.pid"));
             Ok((Proc::spawn("rotel", command), version_of(&bin)))
         }
-        other => bail!("unknown collector {other:?} (ferrotel or rotel)"),
+        "otelcol" => {
+            let bin = setup
+                .otelcol_bin
+                .clone()
+                .context("no otelcol binary (--otelcol-bin)")?;
+            anyhow::ensure!(bin.is_file(), "{} not found", bin.display());
+            let config = setup.work.join("otelcol-relay.yaml");
+            std::fs::write(&config, otelcol_config(receiver, sink))?;
+            let mut command = pinned(&bin, cpus);
+            command.arg("--config").arg(&config);
+            Ok((Proc::spawn("otelcol", command), version_of(&bin)))
+        }
+        other => bail!("unknown collector {other:?} (ferrotel, rotel or otelcol)"),
     }
 }
 
-fn run_one(setup: &Setup, name: &str) -> anyhow::Result<Measured> {
+fn run_one(setup: &Setup, name: &str, concurrency: usize) -> anyhow::Result<Measured> {
     let args = setup.args;
     let sink_addr = free_addr();
     let mut sink_command = pinned(
@@ -238,7 +295,7 @@ fn run_one(setup: &Setup, name: &str) -> anyhow::Result<Measured> {
         ])
         .args([
             "--concurrency",
-            &args.concurrency.to_string(),
+            &concurrency.to_string(),
             "--compression",
             &args.compression,
         ])
@@ -321,8 +378,8 @@ fn header(setup: &Setup) -> Vec<String> {
     vec![
         "ferrotel relay benchmark: loadgen -> collector (OTLP gRPC in -> batch -> OTLP gRPC out, gzip) -> sink".into(),
         format!(
-            "load: traces, {} spans/request, {} attributes/span (~540 B/span), loadgen->collector compression {}, concurrency {}, {pace}",
-            args.batch_size, args.attributes, args.compression, args.concurrency
+            "load: traces, {} spans/request, {} attributes/span (~540 B/span), loadgen->collector compression {}, {pace}",
+            args.batch_size, args.attributes, args.compression
         ),
         format!(
             "window: {} s measured after {} s warm-up; CPU = utime+stime of the collector process (/proc/PID/stat), peak RSS = VmHWM",
@@ -356,6 +413,15 @@ fn main() -> anyhow::Result<()> {
         } else {
             (None, None)
         };
+    anyhow::ensure!(
+        !args.concurrency.is_empty() && !args.concurrency.contains(&0),
+        "--concurrency needs one or more settings above 0"
+    );
+    let otelcol_bin = match &args.otelcol_bin {
+        Some(bin) => Some(bin.clone()),
+        None if args.collectors.iter().any(|c| c == "otelcol") => Some(reference_otelcol()?),
+        None => None,
+    };
     let setup = Setup {
         args: &args,
         tools,
@@ -363,27 +429,38 @@ fn main() -> anyhow::Result<()> {
         collector_cpus,
         load_cpus,
         ticks: clock_ticks_per_second(),
+        otelcol_bin,
     };
-    let mut results = Vec::new();
+    // One list of windows per concurrency setting.
+    let mut results: Vec<Vec<Measured>> = vec![Vec::new(); args.concurrency.len()];
     for round in 1..=args.rounds.max(1) {
-        for name in &args.collectors {
-            eprintln!(
-                "bench: round {round}/{}: {name} ({} s warm-up + {} s measured)",
-                args.rounds, args.warmup, args.duration
-            );
-            let measured = run_one(&setup, name).with_context(|| format!("benchmarking {name}"))?;
-            anyhow::ensure!(
-                measured.spans > 0,
-                "{name} relayed no spans to the sink during the window"
-            );
-            results.push(measured);
+        for (setting, &concurrency) in args.concurrency.iter().enumerate() {
+            for name in &args.collectors {
+                eprintln!(
+                    "bench: round {round}/{}: {name}, {concurrency} in flight ({} s warm-up + {} s measured)",
+                    args.rounds, args.warmup, args.duration
+                );
+                let measured = run_one(&setup, name, concurrency).with_context(|| {
+                    format!("benchmarking {name} at {concurrency} requests in flight")
+                })?;
+                anyhow::ensure!(
+                    measured.spans > 0,
+                    "{name} relayed no spans to the sink during the window ({concurrency} in flight)"
+                );
+                results[setting].push(measured);
+            }
         }
     }
-    let text = bench_report::table(
-        &header(&setup),
-        &bench_report::summarize(&results),
-        setup.collector_cpus.is_some(),
-    );
+    let sections: Vec<Section> = args
+        .concurrency
+        .iter()
+        .zip(&results)
+        .map(|(concurrency, measured)| Section {
+            title: format!("{concurrency} requests in flight:"),
+            summaries: bench_report::summarize(measured),
+        })
+        .collect();
+    let text = bench_report::table(&header(&setup), &sections, setup.collector_cpus.is_some());
     print!("{text}");
     let out = args
         .out

@@ -1,6 +1,12 @@
 //! A counting OTLP server: gRPC and HTTP on one port, items counted from the wire without decoding
 //! (`Telemetry::from_encoded` walks the framing only), so the sink costs far less than what it
 //! measures. `GET /count` answers with the counts as JSON.
+//!
+//! In strict mode the sink behaves as a strict backend does: every export request is decoded in full
+//! with prost (the `opentelemetry-proto` types), and a request that does not decode, or that carries
+//! a trace id other than 16 bytes or a span id other than 8 bytes (when not empty, as otelcol's pdata
+//! refuses them), is refused whole as a permanent error — gRPC `INVALID_ARGUMENT`, HTTP 400 — and
+//! counted as `rejected`; none of its items is counted.
 
 use crate::codec::{self, Compression};
 use bytes::Bytes;
@@ -9,6 +15,11 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::{Exemplar, metric};
+use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,6 +37,9 @@ pub struct SinkOptions {
     pub max_body_bytes: usize,
     /// Refuse every Nth export request as "try later" (gRPC UNAVAILABLE / HTTP 503); 0 refuses none.
     pub refuse_every: u64,
+    /// Decode every request in full and refuse, whole and for good, one that a strict backend
+    /// refuses (not valid protobuf or UTF-8, a trace id not 16 bytes, a span id not 8 bytes).
+    pub strict: bool,
 }
 
 impl Default for SinkOptions {
@@ -33,6 +47,7 @@ impl Default for SinkOptions {
         SinkOptions {
             max_body_bytes: 64 << 20,
             refuse_every: 0,
+            strict: false,
         }
     }
 }
@@ -44,6 +59,7 @@ struct SignalCounters {
     wire_bytes: AtomicU64,
     refused: AtomicU64,
     errors: AtomicU64,
+    rejected: AtomicU64,
 }
 
 /// Live counters, shared by every connection.
@@ -77,6 +93,10 @@ pub struct SignalSnapshot {
     pub refused: u64,
     /// Requests rejected as malformed.
     pub errors: u64,
+    /// Requests refused whole by strict mode (a strict decoder refused them); their items are not
+    /// counted.
+    #[serde(default)]
+    pub rejected: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -111,6 +131,7 @@ impl Counts {
                 wire_bytes: c.wire_bytes.load(Ordering::Relaxed),
                 refused: c.refused.load(Ordering::Relaxed),
                 errors: c.errors.load(Ordering::Relaxed),
+                rejected: c.rejected.load(Ordering::Relaxed),
             }
         };
         Snapshot {
@@ -296,6 +317,12 @@ async fn http_export(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
+    if options.strict
+        && let Err(message) = strict_check(signal, &payload)
+    {
+        counts.of(signal).rejected.fetch_add(1, Ordering::Relaxed);
+        return respond(StatusCode::BAD_REQUEST, "text/plain", message);
+    }
     match count(counts, signal, payload, body.len()) {
         Ok(()) => respond(StatusCode::OK, "application/x-protobuf", Bytes::new()),
         Err(message) => fail(message),
@@ -370,6 +397,12 @@ async fn grpc_export(
     if refuse_now(counts, signal, options) {
         return grpc_status_only(GRPC_UNAVAILABLE, "refused on purpose");
     }
+    if options.strict
+        && let Err(message) = strict_check(signal, &payload)
+    {
+        counts.of(signal).rejected.fetch_add(1, Ordering::Relaxed);
+        return grpc_status_only(GRPC_INVALID_ARGUMENT, &message);
+    }
     if let Err(message) = count(counts, signal, payload, wire_bytes) {
         return fail(GRPC_INVALID_ARGUMENT, message);
     }
@@ -391,4 +424,142 @@ pub(crate) fn grpc_ok() -> Response<Body> {
         HeaderValue::from_static("application/grpc"),
     );
     response
+}
+
+/// What a strict backend does with an export request: decode it in full with prost (which refuses
+/// invalid protobuf and strings that are not UTF-8), then check the length of every trace and span id
+/// present, as otelcol's pdata does. `Err` says what is wrong.
+pub fn strict_check(signal: Signal, payload: &[u8]) -> Result<(), String> {
+    match signal {
+        Signal::Traces => {
+            let request = ExportTraceServiceRequest::decode(payload)
+                .map_err(|e| format!("strict decode of ExportTraceServiceRequest: {e}"))?;
+            for span in request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+            {
+                check_id("span.trace_id", &span.trace_id, 16)?;
+                check_id("span.span_id", &span.span_id, 8)?;
+                check_id("span.parent_span_id", &span.parent_span_id, 8)?;
+                for link in &span.links {
+                    check_id("span.links.trace_id", &link.trace_id, 16)?;
+                    check_id("span.links.span_id", &link.span_id, 8)?;
+                }
+            }
+        }
+        Signal::Metrics => {
+            let request = ExportMetricsServiceRequest::decode(payload)
+                .map_err(|e| format!("strict decode of ExportMetricsServiceRequest: {e}"))?;
+            for data in request
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .filter_map(|m| m.data.as_ref())
+            {
+                let exemplars: Vec<&Exemplar> = match data {
+                    metric::Data::Gauge(g) => {
+                        g.data_points.iter().flat_map(|p| &p.exemplars).collect()
+                    }
+                    metric::Data::Sum(s) => {
+                        s.data_points.iter().flat_map(|p| &p.exemplars).collect()
+                    }
+                    metric::Data::Histogram(h) => {
+                        h.data_points.iter().flat_map(|p| &p.exemplars).collect()
+                    }
+                    metric::Data::ExponentialHistogram(h) => {
+                        h.data_points.iter().flat_map(|p| &p.exemplars).collect()
+                    }
+                    metric::Data::Summary(_) => Vec::new(),
+                };
+                for exemplar in exemplars {
+                    check_id("exemplar.trace_id", &exemplar.trace_id, 16)?;
+                    check_id("exemplar.span_id", &exemplar.span_id, 8)?;
+                }
+            }
+        }
+        Signal::Logs => {
+            let request = ExportLogsServiceRequest::decode(payload)
+                .map_err(|e| format!("strict decode of ExportLogsServiceRequest: {e}"))?;
+            for record in request
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+            {
+                check_id("log_record.trace_id", &record.trace_id, 16)?;
+                check_id("log_record.span_id", &record.span_id, 8)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An id is either absent (empty) or exactly `len` bytes.
+fn check_id(field: &str, id: &[u8], len: usize) -> Result<(), String> {
+    if id.is_empty() || id.len() == len {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} is {} bytes long, must be {len} or empty",
+            id.len()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn request(trace_id: Vec<u8>, span_id: Vec<u8>, value: &str) -> Vec<u8> {
+        let span = Span {
+            trace_id,
+            span_id,
+            name: "op".into(),
+            attributes: vec![KeyValue {
+                key: "k".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(value.into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn strict_check_refuses_what_pdata_refuses() {
+        let good = request(vec![1; 16], vec![2; 8], "fine");
+        assert_eq!(strict_check(Signal::Traces, &good), Ok(()));
+        let no_ids = request(Vec::new(), Vec::new(), "fine");
+        assert_eq!(strict_check(Signal::Traces, &no_ids), Ok(()));
+
+        let short_trace = request(vec![1; 15], vec![2; 8], "fine");
+        let error = strict_check(Signal::Traces, &short_trace).unwrap_err();
+        assert!(error.contains("trace_id"), "{error}");
+        let long_span = request(vec![1; 16], vec![2; 9], "fine");
+        let error = strict_check(Signal::Traces, &long_span).unwrap_err();
+        assert!(error.contains("span_id"), "{error}");
+
+        // Same length as the marker, so the framing stays intact.
+        let mut bad_utf8 = request(vec![1; 16], vec![2; 8], "MARK");
+        let at = bad_utf8.windows(4).position(|w| w == b"MARK").unwrap();
+        bad_utf8[at..at + 4].copy_from_slice(b"\xff\xfe\xc3\x28");
+        assert!(strict_check(Signal::Traces, &bad_utf8).is_err());
+        assert!(strict_check(Signal::Traces, &good[..good.len() - 3]).is_err());
+    }
 }

@@ -1,5 +1,6 @@
 //! ferrotel-sink: an OTLP server (gRPC and HTTP on one port) that counts received items per signal
-//! without decoding them. Counts are served as JSON at `GET /count` and, with `--report-file`,
+//! without decoding them (with `--strict`, decoding each in full and refusing what a strict backend
+//! refuses). Counts are served as JSON at `GET /count` and, with `--report-file`,
 //! written to a file every `--report-interval` seconds and on exit (SIGTERM or SIGINT).
 
 use clap::Parser;
@@ -32,6 +33,12 @@ struct Args {
     /// Refuse every Nth export request with "try later" (gRPC UNAVAILABLE, HTTP 503); 0 refuses none.
     #[arg(long, default_value_t = 0)]
     refuse_every: u64,
+    /// Behave as a strict backend: decode every request in full (prost) and refuse the whole request,
+    /// as a permanent error (gRPC INVALID_ARGUMENT, HTTP 400), when it does not decode (invalid
+    /// protobuf, strings not UTF-8) or carries a trace id other than 16 bytes or a span id other
+    /// than 8; refused requests are counted as `rejected`.
+    #[arg(long)]
+    strict: bool,
     /// Tokio worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -54,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         let options = SinkOptions {
             max_body_bytes: args.max_body_mib << 20,
             refuse_every: args.refuse_every,
+            strict: args.strict,
         };
         let handle = sink::start(args.listen, options).await?;
         eprintln!(
@@ -80,8 +88,13 @@ fn main() -> anyhow::Result<()> {
         }
         let snapshot = counts.snapshot();
         eprintln!(
-            "ferrotel-sink: received {} spans, {} metric points, {} log records",
-            snapshot.traces.items, snapshot.metrics.items, snapshot.logs.items
+            "ferrotel-sink: received {} spans, {} metric points, {} log records; rejected {} trace, {} metric, {} log requests",
+            snapshot.traces.items,
+            snapshot.metrics.items,
+            snapshot.logs.items,
+            snapshot.traces.rejected,
+            snapshot.metrics.rejected,
+            snapshot.logs.rejected
         );
         anyhow::Ok(())
     })

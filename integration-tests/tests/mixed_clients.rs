@@ -480,12 +480,15 @@ fn one_sdk_flat_out_loses_nothing_through_ferrotel() {
     /// Runs each way, interleaved; the best of each is compared, so that a burst of load from
     /// elsewhere on the machine (which makes the SDK drop whatever it exports to) decides nothing.
     const ROUNDS: usize = 2;
-    // The direct runs' creation rate must reach this for "nothing lost" to mean anything:
-    // $FERROTEL_SDK_FLOOD_MIN_RATE spans/s, 20,000 unless set.
+    // "Nothing lost" means something only if the SDK creates spans faster than a collector that
+    // holds each 512-span export for a 200 ms batch timeout lets through (2,560 spans/s): its 2,048
+    // queue then overflows. The rate itself is this machine's, printed rather than asserted (the
+    // issue's figure is >= 20k spans/s, which an idle 2-core machine nears); the floor below only
+    // keeps a starved machine from passing vacuously. $FERROTEL_SDK_FLOOD_MIN_RATE sets it.
     let min_rate: f64 = std::env::var("FERROTEL_SDK_FLOOD_MIN_RATE")
         .ok()
         .and_then(|rate| rate.parse().ok())
-        .unwrap_or(20_000.0);
+        .unwrap_or(5_000.0);
 
     let _serial = one_at_a_time();
     // Straight to a backend: what the SDK alone delivers; and through ferrotel's default relay.

@@ -8,6 +8,10 @@
 #   FUZZ_SECONDS=600 scripts/fuzz.sh otlp_json
 #   scripts/fuzz.sh --build-only
 #
+# otlp_protobuf asserts, for all three signals, that what the receiver's walk (wire::check) accepts
+# prost decodes, to the same item count, and that the walk refuses what prost decodes only for its
+# own reasons (a limit, an id of the wrong length, a group, a metric with two kinds of data).
+#
 # Reproduce a finding: target/fuzz/x86_64-unknown-linux-gnu/release/<target> <reproducer file>
 # New inputs a run finds go to target/fuzz/corpus/<target>; the committed corpus is only read.
 set -euo pipefail

@@ -4,8 +4,12 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 mod limits;
+mod schema;
 
-pub use limits::{CheckError, Limit, LimitExceeded, Limits, MAX_SUPPORTED_VALUE_DEPTH, check};
+pub use limits::{
+    CheckError, InvalidField, Limit, LimitExceeded, Limits, MAX_SUPPORTED_VALUE_DEPTH, Problem,
+    check,
+};
 
 /// Where the items of one signal sit: at each depth, the field numbers that lead one level down.
 /// The entries at the last depth are the items (spans, data points, log records).
@@ -28,6 +32,7 @@ const WIRE_I64: u8 = 1;
 const WIRE_LEN: u8 = 2;
 const WIRE_I32: u8 = 5;
 
+/// Reads a varint as prost does: at most 10 bytes, the 10th holding bit 63 alone.
 fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
@@ -35,6 +40,9 @@ fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
         *pos += 1;
         value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
+            if shift == 63 && byte > 1 {
+                return Err(WireError("varint past 64 bits"));
+            }
             return Ok(value);
         }
     }
@@ -62,7 +70,9 @@ fn fields(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, WireError>> {
 fn next_field<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Field<'a>, WireError> {
     let start = *pos;
     let tag = read_varint(buf, pos)?;
-    let number = u32::try_from(tag >> 3).map_err(|_| WireError("field number out of range"))?;
+    // prost refuses a key past 32 bits, though the field number would fit in a u32.
+    let tag = u32::try_from(tag).map_err(|_| WireError("field number out of range"))?;
+    let number = tag >> 3;
     if number == 0 {
         return Err(WireError("field number 0"));
     }

@@ -1,6 +1,7 @@
 //! OTLP protobuf as a receiver gets it: the framing walk, the limit walk, prost, split, concat
-//! and the JSON transcoder must agree. Byte 0 picks the signal (low bits) and the limits (high
-//! bit: small ones, so short inputs reach every limit error); the rest is the request.
+//! and the JSON transcoder must agree; above all, what the receiver's walk accepts prost decodes,
+//! to the same item count. Byte 0 picks the signal (low bits) and the limits (high bit: small
+//! ones, so short inputs reach every limit error); the rest is the request.
 #![no_main]
 
 use ferrotel_core::signal::Signal;

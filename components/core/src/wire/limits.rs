@@ -1,8 +1,12 @@
 //! Limits on what one export request may hold, checked in the walk that counts its items: the
 //! nesting of array and kvlist values, the attributes of one element, and the length of one string
-//! or bytes field. The walk knows just enough of the OTLP schema to find every attribute and value;
-//! it never allocates and never builds a prost struct.
+//! or bytes field. The same walk refuses whatever a decoder would (see [`check`]): it enters every
+//! message of the request and knows every field of the OTLP schema (`schema.rs`), yet never
+//! allocates and never builds a prost struct.
 
+use super::schema::{
+    Holder, Kind, Msg, ValueMsg, field_name, lookup, value_field_name, wire_type_name,
+};
 use super::{WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireError, read_varint};
 use crate::signal::Signal;
 
@@ -103,178 +107,87 @@ pub enum CheckError {
     Wire(#[from] WireError),
     #[error("limit exceeded: {0}")]
     Limit(#[from] LimitExceeded),
+    #[error("invalid data: {0}")]
+    Invalid(#[from] InvalidField),
 }
 
-/// The OTLP messages the walk enters.
+/// A field that a decoder refuses though the request around it is well framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct InvalidField {
+    pub problem: Problem,
+    /// The field, e.g. "trace_id" or "attribute key".
+    pub field: &'static str,
+    /// The element that holds it, e.g. "a span".
+    pub place: &'static str,
+}
+
+/// What is wrong with an [`InvalidField`]: prost refuses all but the last, otelcol's pdata the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Msg {
-    TracesRequest,
-    LogsRequest,
-    MetricsRequest,
-    ResourceSpans,
-    ResourceLogs,
-    ResourceMetrics,
-    ScopeSpans,
-    ScopeLogs,
-    ScopeMetrics,
-    Resource,
-    EntityRef,
-    Scope,
-    Span,
-    SpanEvent,
-    SpanLink,
-    SpanStatus,
-    LogRecord,
-    Metric,
-    /// Gauge and Sum
-    NumberPoints,
-    HistogramPoints,
-    ExpHistogramPoints,
-    SummaryPoints,
-    NumberPoint,
-    HistogramPoint,
-    ExpHistogramPoint,
-    SummaryPoint,
-    Exemplar,
+pub enum Problem {
+    /// A string field that is not UTF-8.
+    NotUtf8,
+    /// A known field sent with a wire type its type does not take.
+    WireType {
+        found: u8,
+        /// The wire types it takes, e.g. "2 (length-delimited)".
+        expected: &'static str,
+    },
+    /// A packed field of fixed-width values whose length is not a multiple of their width.
+    PackedLength { len: usize, width: usize },
+    /// A packed field of varints that ends inside one, or holds one longer than 64 bits.
+    PackedVarint,
+    /// A trace or span id neither empty nor of its length (16 or 8 bytes).
+    IdLength { found: usize, expected: usize },
 }
 
-impl Msg {
-    /// Messages on the way down to the items, which the walk must enter to count them.
-    fn leads_to_items(self) -> bool {
-        use Msg::*;
-        matches!(
-            self,
-            TracesRequest
-                | LogsRequest
-                | MetricsRequest
-                | ResourceSpans
-                | ResourceLogs
-                | ResourceMetrics
-                | ScopeSpans
-                | ScopeLogs
-                | ScopeMetrics
-                | Metric
-                | NumberPoints
-                | HistogramPoints
-                | ExpHistogramPoints
-                | SummaryPoints
-        )
-    }
-
-    /// How errors name the element.
-    fn place(self) -> &'static str {
-        use Msg::*;
-        match self {
-            TracesRequest | LogsRequest | MetricsRequest => "the request",
-            ResourceSpans | ResourceLogs | ResourceMetrics | Resource => "a resource",
-            EntityRef => "an entity ref",
-            ScopeSpans | ScopeLogs | ScopeMetrics | Scope => "a scope",
-            Span | SpanStatus => "a span",
-            SpanEvent => "a span event",
-            SpanLink => "a span link",
-            LogRecord => "a log record",
-            Metric | NumberPoints | HistogramPoints | ExpHistogramPoints | SummaryPoints => {
-                "a metric"
+impl InvalidField {
+    fn describe(&self) -> String {
+        let (field, place) = (self.field, self.place);
+        match self.problem {
+            Problem::NotUtf8 => format!("a string field ({field}) in {place} is not valid UTF-8"),
+            Problem::WireType { found, expected } => format!(
+                "{place}'s {field} has wire type {found} ({}), not {expected}",
+                wire_type_name(found)
+            ),
+            Problem::PackedLength { len, width } => format!(
+                "{place}'s {field} is a packed field of {len} bytes, not a whole number of \
+                 {width}-byte values"
+            ),
+            Problem::PackedVarint => {
+                format!("{place}'s {field} is a packed field holding a malformed varint")
             }
-            NumberPoint | HistogramPoint | ExpHistogramPoint | SummaryPoint => "a data point",
-            Exemplar => "an exemplar",
+            Problem::IdLength { found, expected } => {
+                format!("{place}'s {field} is {found} bytes; must be {expected} or empty")
+            }
         }
     }
 }
 
-/// What a field of a message is to the walk.
-#[derive(Clone, Copy)]
-enum Role {
-    /// Scalars, packed numbers, messages holding only numbers, and unknown fields.
-    Skip,
-    /// A string or bytes field.
-    Text,
-    Message(Msg),
-    /// A message holding one of the items counted (span, log record, data point).
-    Item(Msg),
-    /// One member of a metric's data oneof.
-    Data(Msg),
-    /// A `KeyValue` attribute of the enclosing element.
-    Attribute,
-    /// An `AnyValue` (a log record's body).
-    Value,
-}
-
-#[inline(always)]
-fn role(msg: Msg, number: u32) -> Role {
-    use Msg::*;
-    use Role::*;
-    match (msg, number) {
-        (TracesRequest, 1) => Message(ResourceSpans),
-        (LogsRequest, 1) => Message(ResourceLogs),
-        (MetricsRequest, 1) => Message(ResourceMetrics),
-        (ResourceSpans | ResourceLogs | ResourceMetrics, 1) => Message(Resource),
-        (ResourceSpans, 2) => Message(ScopeSpans),
-        (ResourceLogs, 2) => Message(ScopeLogs),
-        (ResourceMetrics, 2) => Message(ScopeMetrics),
-        (ResourceSpans | ResourceLogs | ResourceMetrics, 3) => Text,
-        (ScopeSpans | ScopeLogs | ScopeMetrics, 1) => Message(Scope),
-        (ScopeSpans, 2) => Item(Span),
-        (ScopeLogs, 2) => Item(LogRecord),
-        (ScopeMetrics, 2) => Message(Metric),
-        (ScopeSpans | ScopeLogs | ScopeMetrics, 3) => Text,
-        (Resource, 1) => Attribute,
-        (Resource, 3) => Message(EntityRef),
-        (EntityRef, 1..=4) => Text,
-        (Scope, 1 | 2) => Text,
-        (Scope, 3) => Attribute,
-        (Span, 1..=5) => Text,
-        (Span, 9) => Attribute,
-        (Span, 11) => Message(SpanEvent),
-        (Span, 13) => Message(SpanLink),
-        (Span, 15) => Message(SpanStatus),
-        (SpanEvent, 2) => Text,
-        (SpanEvent, 3) => Attribute,
-        (SpanLink, 1..=3) => Text,
-        (SpanLink, 4) => Attribute,
-        (SpanStatus, 2) => Text,
-        (LogRecord, 3 | 9 | 10 | 12) => Text,
-        (LogRecord, 5) => Value,
-        (LogRecord, 6) => Attribute,
-        (Metric, 1..=3) => Text,
-        (Metric, 5 | 7) => Data(NumberPoints),
-        (Metric, 9) => Data(HistogramPoints),
-        (Metric, 10) => Data(ExpHistogramPoints),
-        (Metric, 11) => Data(SummaryPoints),
-        (Metric, 12) => Attribute,
-        (NumberPoints, 1) => Item(NumberPoint),
-        (HistogramPoints, 1) => Item(HistogramPoint),
-        (ExpHistogramPoints, 1) => Item(ExpHistogramPoint),
-        (SummaryPoints, 1) => Item(SummaryPoint),
-        (NumberPoint | SummaryPoint, 7) | (HistogramPoint, 9) | (ExpHistogramPoint, 1) => Attribute,
-        (NumberPoint, 5) | (HistogramPoint, 8) | (ExpHistogramPoint, 11) => Message(Exemplar),
-        (Exemplar, 7) => Attribute,
-        (Exemplar, 4 | 5) => Text,
-        _ => Skip,
-    }
-}
-
-/// Checks the framing of an export request of `signal` and the `limits` on what it holds, and
-/// counts its items: one walk over every message that can hold an attribute or a string.
+/// Checks an export request of `signal` and counts its items, in one walk over every message it
+/// holds:
+///
+/// - the framing, as [`super::count_items`] does;
+/// - the `limits` on what it holds;
+/// - whatever prost refuses when decoding it (the opentelemetry-proto types): strings that are not
+///   UTF-8, known fields with a wire type their type does not take, malformed packed fields,
+///   varints past 64 bits, nesting past prost's recursion limit; so a request this accepts decodes;
+/// - what otelcol's pdata refuses though prost does not: trace ids neither empty nor 16 bytes, span
+///   ids neither empty nor 8 bytes.
+///
+/// It refuses a little more than prost: groups (wire types 3 and 4, obsolete and never sent by an
+/// OTLP exporter) even in unknown fields, and a metric holding two kinds of data (prost keeps the
+/// last, so the items of the others would be counted but never seen).
 pub fn check(buf: &[u8], signal: Signal, limits: &Limits) -> Result<usize, CheckError> {
     let root = match signal {
         Signal::Traces => Msg::TracesRequest,
         Signal::Logs => Msg::LogsRequest,
         Signal::Metrics => Msg::MetricsRequest,
     };
-    let max_depth = limits.max_value_depth.min(MAX_SUPPORTED_VALUE_DEPTH);
     let mut walk = Walk {
-        max_depth,
-        // Each level of nesting takes at least 4 bytes (array: value tag and length, values tag
-        // and length; kvlist: 6), each attribute at least 2, and a string is shorter than what
-        // holds it: a payload no longer than this cannot break any limit, so the walk need not
-        // enter it. Most attributes are that small, which keeps the walk near the framing walk's
-        // cost. (Their framing goes unchecked, as it did before limits: prost checks it if a
-        // component ever decodes.)
-        small: (4 * max_depth)
-            .min(2 * limits.max_attributes + 1)
-            .min(limits.max_value_length),
-        limits,
+        max_depth: limits.max_value_depth.min(MAX_SUPPORTED_VALUE_DEPTH),
+        max_attributes: limits.max_attributes,
+        max_value_length: limits.max_value_length,
         items: 0,
         error: None,
     };
@@ -284,11 +197,10 @@ pub fn check(buf: &[u8], signal: Signal, limits: &Limits) -> Result<usize, Check
     }
 }
 
-struct Walk<'a> {
-    limits: &'a Limits,
+struct Walk {
     max_depth: usize,
-    /// Payloads up to this long are within every limit whatever they hold.
-    small: usize,
+    max_attributes: usize,
+    max_value_length: usize,
     items: usize,
     /// Why the walk stopped; kept here so the hot path returns a one-bit `Result`.
     error: Option<CheckError>,
@@ -304,25 +216,15 @@ struct Field<'a> {
     payload: &'a [u8],
 }
 
-impl<'a> Field<'a> {
-    #[inline(always)]
-    fn message(&self) -> Result<&'a [u8], WireError> {
-        if self.wire_type == WIRE_LEN {
-            Ok(self.payload)
-        } else {
-            Err(WireError("expected a length-delimited field"))
-        }
-    }
-}
-
 /// The fields of one message, with the one-byte cases (nearly every tag, length and small
-/// integer in OTLP) read inline: this loop is the whole cost of the walk.
+/// integer in OTLP) read inline: this loop is most of the cost of the walk.
 struct Fields<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Fields<'a> {
+    #[inline(always)]
     fn new(buf: &'a [u8]) -> Self {
         Fields { buf, pos: 0 }
     }
@@ -353,7 +255,11 @@ impl<'a> Fields<'a> {
             return Ok(None);
         }
         let tag = self.varint()?;
-        let number = u32::try_from(tag >> 3).map_err(|_| WireError("field number out of range"))?;
+        // prost refuses a key past 32 bits, though the field number would fit in a u32.
+        let Ok(tag) = u32::try_from(tag) else {
+            return Err(WireError("field number out of range"));
+        };
+        let number = tag >> 3;
         if number == 0 {
             return Err(WireError("field number 0"));
         }
@@ -387,7 +293,115 @@ impl<'a> Fields<'a> {
     }
 }
 
-impl Walk<'_> {
+/// Whether `bytes` is ASCII, in a few loads whatever its length (most OTLP strings are short).
+#[inline(always)]
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = bytes.len();
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    if n >= 8 {
+        // Whole words, then the last 8 bytes (overlapping the words before).
+        let mut high = word(n - 8);
+        let mut at = 0;
+        while at + 8 < n {
+            high |= word(at);
+            at += 8;
+        }
+        high & HIGH == 0
+    } else if n >= 4 {
+        let half = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        (half(0) | half(n - 4)) & HIGH as u32 == 0
+    } else if n > 0 {
+        (bytes[0] | bytes[n / 2] | bytes[n - 1]) < 0x80
+    } else {
+        true
+    }
+}
+
+/// Whether `bytes` is UTF-8: nearly every string in OTLP is ASCII, the rest goes to `from_utf8`.
+#[inline(always)]
+fn is_utf8(bytes: &[u8]) -> bool {
+    is_ascii(bytes) || std::str::from_utf8(bytes).is_ok()
+}
+
+/// Whether `bytes` is exactly one varint of at most 9 bytes (a shorter one never overflows).
+#[inline(always)]
+fn one_short_varint(bytes: &[u8]) -> bool {
+    match bytes.split_last() {
+        Some((&last, rest)) => last < 0x80 && rest.len() < 9 && rest.iter().all(|&b| b >= 0x80),
+        None => false,
+    }
+}
+
+/// Whether `kv` is a `KeyValue` of the shape SDKs send nearly always, and sound: a key, then a value
+/// holding one string, bool, int or double, each field once, the key and the string ASCII and
+/// shorter than 128 bytes and than `max_len`. Straight-line code for the bulk of a request's
+/// fields; anything else (and any error) is left to the general walk.
+#[inline(always)]
+fn plain_key_value(kv: &[u8], max_len: usize) -> bool {
+    let [0x0a, key_len, rest @ ..] = kv else {
+        return false;
+    };
+    let key_len = usize::from(*key_len);
+    if key_len >= 0x80 || key_len > max_len {
+        return false;
+    }
+    let Some((key, rest)) = rest.split_at_checked(key_len) else {
+        return false;
+    };
+    let [0x12, value_len, value @ ..] = rest else {
+        return false;
+    };
+    if *value_len >= 0x80 || usize::from(*value_len) != value.len() {
+        return false;
+    }
+    match value {
+        // string_value: the key, both tags and both lengths are ASCII too, so one pass covers all.
+        [0x0a, len, text @ ..] => {
+            *len < 0x80
+                && usize::from(*len) == text.len()
+                && text.len() <= max_len
+                && is_ascii(&kv[2..])
+        }
+        // bool_value, int_value
+        [0x10 | 0x18, int @ ..] => one_short_varint(int) && is_ascii(key),
+        // double_value
+        [0x21, _, _, _, _, _, _, _, _] => is_ascii(key),
+        _ => false,
+    }
+}
+
+/// Whether `bytes` is a run of whole varints that prost reads (none past 64 bits).
+fn packed_varints(bytes: &[u8]) -> bool {
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if bytes[pos] < 0x80 {
+            pos += 1;
+        } else if read_varint(bytes, &mut pos).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Where a field sits, for errors: a message of the schema, or a value message and its holder.
+#[derive(Clone, Copy)]
+enum At {
+    Msg(Msg),
+    Value(Msg, Holder, ValueMsg),
+}
+
+impl At {
+    #[cold]
+    fn names(self, number: u32) -> (&'static str, &'static str) {
+        match self {
+            At::Msg(msg) => (field_name(msg, number), msg.place()),
+            At::Value(msg, holder, value) => (value_field_name(holder, value, number), msg.place()),
+        }
+    }
+}
+
+impl Walk {
     #[cold]
     fn fail(&mut self, error: impl Into<CheckError>) -> Stop {
         self.error = Some(error.into());
@@ -404,56 +418,134 @@ impl Walk<'_> {
         })
     }
 
+    #[cold]
+    #[inline(never)]
+    fn invalid(&mut self, problem: Problem, at: At, number: u32) -> Stop {
+        let (field, place) = at.names(number);
+        self.fail(InvalidField {
+            problem,
+            field,
+            place,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wrong_wire_type(&mut self, field: &Field<'_>, expected: &'static str, at: At) -> Stop {
+        let problem = Problem::WireType {
+            found: field.wire_type,
+            expected,
+        };
+        self.invalid(problem, at, field.number)
+    }
+
     #[inline(always)]
     fn next<'b>(&mut self, fields: &mut Fields<'b>) -> Result<Option<Field<'b>>, Stop> {
         fields.next().map_err(|e| self.fail(e))
     }
 
+    /// The payload of a field that must be length-delimited.
     #[inline(always)]
-    fn payload<'b>(&mut self, field: &Field<'b>) -> Result<&'b [u8], Stop> {
-        field.message().map_err(|e| self.fail(e))
+    fn payload<'b>(&mut self, field: &Field<'b>, at: At) -> Result<&'b [u8], Stop> {
+        if field.wire_type == WIRE_LEN {
+            Ok(field.payload)
+        } else {
+            Err(self.wrong_wire_type(field, Kind::LENGTH_DELIMITED, at))
+        }
     }
 
+    /// A scalar field of `kind`, which takes `wire_type` alone.
     #[inline(always)]
-    fn text(&mut self, field: &Field<'_>, place: &'static str) -> Result<(), Stop> {
-        let len = self.payload(field)?.len();
-        if len > self.limits.max_value_length {
-            return Err(self.exceeded(
-                Limit::ValueLength,
-                len,
-                self.limits.max_value_length,
-                place,
-            ));
+    fn scalar(&mut self, field: &Field<'_>, wire_type: u8, kind: Kind, at: At) -> Result<(), Stop> {
+        if field.wire_type == wire_type {
+            Ok(())
+        } else {
+            Err(self.wrong_wire_type(field, kind.expected(), at))
+        }
+    }
+
+    /// A string or bytes field: length-delimited, within `max_value_length`.
+    #[inline(always)]
+    fn bytes<'b>(&mut self, field: &Field<'b>, at: At) -> Result<&'b [u8], Stop> {
+        let payload = self.payload(field, at)?;
+        if payload.len() > self.max_value_length {
+            let (len, max) = (payload.len(), self.max_value_length);
+            let place = at.names(field.number).1;
+            return Err(self.exceeded(Limit::ValueLength, len, max, place));
+        }
+        Ok(payload)
+    }
+
+    /// A string field: a bytes field holding UTF-8.
+    #[inline(always)]
+    fn string(&mut self, field: &Field<'_>, at: At) -> Result<(), Stop> {
+        let text = self.bytes(field, at)?;
+        if !is_utf8(text) {
+            return Err(self.invalid(Problem::NotUtf8, at, field.number));
+        }
+        Ok(())
+    }
+
+    /// A trace or span id: a bytes field empty or `len` long.
+    #[inline(always)]
+    fn id(&mut self, field: &Field<'_>, len: usize, at: At) -> Result<(), Stop> {
+        let id = self.bytes(field, at)?;
+        if !id.is_empty() && id.len() != len {
+            let problem = Problem::IdLength {
+                found: id.len(),
+                expected: len,
+            };
+            return Err(self.invalid(problem, at, field.number));
         }
         Ok(())
     }
 
     fn message(&mut self, buf: &[u8], msg: Msg) -> Result<(), Stop> {
+        let at = At::Msg(msg);
         let mut attributes = 0usize;
         // prost keeps only the last member of a oneof; counting points of an earlier one would
         // make the count disagree with what a decoding component sees.
         let mut data_member = None;
         let mut fields = Fields::new(buf);
         while let Some(field) = self.next(&mut fields)? {
-            match role(msg, field.number) {
-                Role::Skip => {}
-                Role::Text => self.text(&field, msg.place())?,
-                Role::Message(inner) => {
-                    let payload = self.payload(&field)?;
-                    if !inner.leads_to_items() && payload.len() <= self.small {
-                        continue;
+            let kind = lookup(msg, field.number);
+            match kind {
+                Kind::Unknown => {}
+                Kind::Varint => self.scalar(&field, WIRE_VARINT, kind, at)?,
+                Kind::Fixed64 => self.scalar(&field, WIRE_I64, kind, at)?,
+                Kind::Fixed32 => self.scalar(&field, WIRE_I32, kind, at)?,
+                Kind::PackedVarint => match field.wire_type {
+                    WIRE_VARINT => {}
+                    WIRE_LEN if packed_varints(field.payload) => {}
+                    WIRE_LEN => return Err(self.invalid(Problem::PackedVarint, at, field.number)),
+                    _ => return Err(self.wrong_wire_type(&field, kind.expected(), at)),
+                },
+                Kind::PackedFixed64 => match field.wire_type {
+                    WIRE_I64 => {}
+                    WIRE_LEN if field.payload.len() % 8 == 0 => {}
+                    WIRE_LEN => {
+                        let problem = Problem::PackedLength {
+                            len: field.payload.len(),
+                            width: 8,
+                        };
+                        return Err(self.invalid(problem, at, field.number));
                     }
+                    _ => return Err(self.wrong_wire_type(&field, kind.expected(), at)),
+                },
+                Kind::Str => self.string(&field, at)?,
+                Kind::TraceId => self.id(&field, 16, at)?,
+                Kind::SpanId => self.id(&field, 8, at)?,
+                Kind::Message(inner) => {
+                    let payload = self.payload(&field, at)?;
                     self.message(payload, inner)?;
                 }
-                Role::Item(inner) => {
-                    let payload = self.payload(&field)?;
+                Kind::Item(inner) => {
+                    let payload = self.payload(&field, at)?;
                     self.items += 1;
-                    if payload.len() > self.small {
-                        self.message(payload, inner)?;
-                    }
+                    self.message(payload, inner)?;
                 }
-                Role::Data(inner) => {
-                    let payload = self.payload(&field)?;
+                Kind::Data(inner) => {
+                    let payload = self.payload(&field, at)?;
                     if *data_member.get_or_insert(field.number) != field.number {
                         return Err(
                             self.fail(WireError("a metric holds more than one kind of data"))
@@ -461,63 +553,88 @@ impl Walk<'_> {
                     }
                     self.message(payload, inner)?;
                 }
-                Role::Attribute => {
-                    let payload = self.payload(&field)?;
+                Kind::Attribute => {
+                    let payload = self.payload(&field, at)?;
                     attributes += 1;
-                    if payload.len() > self.small {
-                        self.key_value(payload, 0, msg.place())?;
+                    if plain_key_value(payload, self.max_value_length) {
+                        continue;
                     }
+                    let holder = if msg == Msg::Metric {
+                        Holder::Metadata
+                    } else {
+                        Holder::Attribute
+                    };
+                    self.key_value(payload, 0, msg, holder)?;
                 }
-                Role::Value => {
-                    let payload = self.payload(&field)?;
-                    if payload.len() > self.small {
-                        self.any_value(payload, 0, msg.place())?;
-                    }
+                Kind::Value => {
+                    let payload = self.payload(&field, at)?;
+                    self.any_value(payload, 0, msg, Holder::Body)?;
                 }
             }
         }
-        if attributes > self.limits.max_attributes {
-            let max = self.limits.max_attributes;
+        if attributes > self.max_attributes {
+            let max = self.max_attributes;
             return Err(self.exceeded(Limit::Attributes, attributes, max, msg.place()));
         }
         Ok(())
     }
 
-    /// `KeyValue`: key (1), value (2).
+    /// `KeyValue`: key (1, string), value (2, AnyValue), key_strindex (3, int32).
     #[inline]
-    fn key_value(&mut self, buf: &[u8], depth: usize, place: &'static str) -> Result<(), Stop> {
+    fn key_value(
+        &mut self,
+        buf: &[u8],
+        depth: usize,
+        msg: Msg,
+        holder: Holder,
+    ) -> Result<(), Stop> {
+        let at = At::Value(msg, holder, ValueMsg::KeyValue);
         let mut fields = Fields::new(buf);
         while let Some(field) = self.next(&mut fields)? {
             match field.number {
-                1 => self.text(&field, place)?,
+                1 => self.string(&field, at)?,
                 2 => {
-                    let payload = self.payload(&field)?;
-                    self.any_value(payload, depth, place)?;
+                    let payload = self.payload(&field, at)?;
+                    self.any_value(payload, depth, msg, holder)?;
                 }
+                3 => self.scalar(&field, WIRE_VARINT, Kind::Varint, at)?,
                 _ => {}
             }
         }
         Ok(())
     }
 
-    /// `AnyValue`: string (1), array (5), kvlist (6), bytes (7); the rest are scalars.
-    fn any_value(&mut self, buf: &[u8], depth: usize, place: &'static str) -> Result<(), Stop> {
+    /// `AnyValue`, a oneof: string (1), bool (2), int64 (3), double (4), array (5), kvlist (6),
+    /// bytes (7), string_value_strindex (8, int32).
+    fn any_value(
+        &mut self,
+        buf: &[u8],
+        depth: usize,
+        msg: Msg,
+        holder: Holder,
+    ) -> Result<(), Stop> {
+        let at = At::Value(msg, holder, ValueMsg::AnyValue);
         let mut fields = Fields::new(buf);
         while let Some(field) = self.next(&mut fields)? {
             match field.number {
-                1 | 7 => self.text(&field, place)?,
+                1 => self.string(&field, at)?,
+                2 | 3 | 8 => self.scalar(&field, WIRE_VARINT, Kind::Varint, at)?,
+                4 => self.scalar(&field, WIRE_I64, Kind::Fixed64, at)?,
                 5 | 6 => {
-                    let inner = self.payload(&field)?;
+                    let inner = self.payload(&field, at)?;
                     let depth = depth + 1;
                     if depth > self.max_depth {
                         let max = self.max_depth;
-                        return Err(self.exceeded(Limit::ValueDepth, depth, max, place));
+                        return Err(self.exceeded(Limit::ValueDepth, depth, max, msg.place()));
                     }
                     if field.number == 5 {
-                        self.array(inner, depth, place)?;
+                        self.array(inner, depth, msg, holder)?;
                     } else {
-                        self.kvlist(inner, depth, place)?;
+                        self.kvlist(inner, depth, msg, holder)?;
                     }
+                }
+                7 => {
+                    self.bytes(&field, at)?;
                 }
                 _ => {}
             }
@@ -525,32 +642,34 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// `ArrayValue`: values (1).
-    fn array(&mut self, buf: &[u8], depth: usize, place: &'static str) -> Result<(), Stop> {
+    /// `ArrayValue`: values (1, AnyValue).
+    fn array(&mut self, buf: &[u8], depth: usize, msg: Msg, holder: Holder) -> Result<(), Stop> {
+        let at = At::Value(msg, holder, ValueMsg::Array);
         let mut fields = Fields::new(buf);
         while let Some(field) = self.next(&mut fields)? {
             if field.number == 1 {
-                let payload = self.payload(&field)?;
-                self.any_value(payload, depth, place)?;
+                let payload = self.payload(&field, at)?;
+                self.any_value(payload, depth, msg, holder)?;
             }
         }
         Ok(())
     }
 
-    /// `KeyValueList`: values (1).
-    fn kvlist(&mut self, buf: &[u8], depth: usize, place: &'static str) -> Result<(), Stop> {
+    /// `KeyValueList`: values (1, KeyValue).
+    fn kvlist(&mut self, buf: &[u8], depth: usize, msg: Msg, holder: Holder) -> Result<(), Stop> {
+        let at = At::Value(msg, holder, ValueMsg::Kvlist);
         let mut entries = 0usize;
         let mut fields = Fields::new(buf);
         while let Some(field) = self.next(&mut fields)? {
             if field.number == 1 {
-                let payload = self.payload(&field)?;
+                let payload = self.payload(&field, at)?;
                 entries += 1;
-                self.key_value(payload, depth, place)?;
+                self.key_value(payload, depth, msg, holder)?;
             }
         }
-        if entries > self.limits.max_attributes {
-            let max = self.limits.max_attributes;
-            return Err(self.exceeded(Limit::KvlistEntries, entries, max, place));
+        if entries > self.max_attributes {
+            let max = self.max_attributes;
+            return Err(self.exceeded(Limit::KvlistEntries, entries, max, msg.place()));
         }
         Ok(())
     }
@@ -559,3 +678,7 @@ impl Walk<'_> {
 #[cfg(test)]
 #[path = "limits_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "invalid_tests.rs"]
+mod invalid_tests;

@@ -434,17 +434,22 @@ fn varint(mut v: usize) -> Vec<u8> {
 }
 
 #[test]
-fn payloads_too_small_to_break_a_limit_are_not_entered() {
-    // 4 bytes per level of nesting: a value of 120 bytes or less cannot nest 31 deep, so a
-    // 2-byte span with a malformed field inside is counted and passed over, as by the framing
-    // walk; prost would refuse it if a component ever decoded it.
+fn small_payloads_are_entered_too() {
+    // A 2-byte span holding its name (5) as a varint: too small to break any limit, yet prost
+    // refuses it, so the walk enters it (the framing walk, which stops at the items, does not).
     let span = vec![0x28, 0x01];
     let scope = [vec![0x12], varint(span.len()), span].concat();
     let resource = [vec![0x12], varint(scope.len()), scope].concat();
     let request = [vec![0x0a], varint(resource.len()), resource].concat();
-    assert_eq!(check(&request, Signal::Traces, &Limits::DEFAULT), Ok(1));
+    assert!(ExportTraceServiceRequest::decode(request.as_slice()).is_err());
+    assert_eq!(
+        check(&request, Signal::Traces, &Limits::DEFAULT)
+            .unwrap_err()
+            .to_string(),
+        "invalid data: a span's name has wire type 0 (varint), not 2 (length-delimited)"
+    );
     assert_eq!(count_items(&request, TRACES), Ok(1));
-    // The smallest value nested one level too deep is longer than that, and is entered.
+    // The smallest value nested one level too deep is refused as before.
     let deep = span_attrs(vec![kv("", nested_array(MAX_SUPPORTED_VALUE_DEPTH + 1))]);
     assert_eq!(
         exceeded(check(&deep, Signal::Traces, &Limits::DEFAULT)).limit,
@@ -453,9 +458,9 @@ fn payloads_too_small_to_break_a_limit_are_not_entered() {
 }
 
 #[test]
-fn a_string_field_sent_as_a_number_is_malformed() {
-    // Span.name (5) as a varint: prost refuses it, and so does the walk, in a span long enough
-    // (a 126-byte trace_state) that the walk enters it.
+fn a_string_field_sent_as_a_number_is_invalid() {
+    // Span.name (5) as a varint after a 126-byte trace_state: prost refuses it, and so does the
+    // walk, naming the field.
     let span = [vec![0x1a, 126], vec![b's'; 126], vec![0x28, 0x01]].concat();
     let scope = [vec![0x12], varint(span.len()), span].concat();
     let resource = [vec![0x12], varint(scope.len()), scope].concat();
@@ -463,7 +468,14 @@ fn a_string_field_sent_as_a_number_is_malformed() {
     assert!(ExportTraceServiceRequest::decode(request.as_slice()).is_err());
     assert_eq!(
         check(&request, Signal::Traces, &Limits::DEFAULT),
-        Err(WireError("expected a length-delimited field").into())
+        Err(CheckError::Invalid(InvalidField {
+            problem: Problem::WireType {
+                found: 0,
+                expected: "2 (length-delimited)"
+            },
+            field: "name",
+            place: "a span",
+        }))
     );
 }
 

@@ -680,5 +680,5 @@ impl Walk {
 mod tests;
 
 #[cfg(test)]
-#[path = "invalid_tests.rs"]
+#[path = "invalid_tests/mod.rs"]
 mod invalid_tests;

@@ -4,6 +4,7 @@
 //! structs, then mutated.
 
 use super::*;
+use crate::signal::Telemetry;
 use crate::wire::{LOGS, METRICS, TRACES, count_items};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -51,36 +52,14 @@ fn wrap(path: &[u32], element: Vec<u8>) -> Vec<u8> {
         .fold(element, |inner, &number| len_field(number, &inner))
 }
 
-/// The items prost decodes, or its error.
+/// The items prost decodes (counted from the decoded request, not by the walk), or its error.
 fn decoded(signal: Signal, bytes: &[u8]) -> Result<usize, prost::DecodeError> {
-    Ok(match signal {
-        Signal::Traces => ExportTraceServiceRequest::decode(bytes)?
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum(),
-        Signal::Logs => ExportLogsServiceRequest::decode(bytes)?
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum(),
-        Signal::Metrics => ExportMetricsServiceRequest::decode(bytes)?
-            .resource_metrics
-            .iter()
-            .flat_map(|r| &r.scope_metrics)
-            .flat_map(|s| &s.metrics)
-            .map(|m| match &m.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
-            })
-            .sum(),
-    })
+    let telemetry = match signal {
+        Signal::Traces => Telemetry::from_traces(ExportTraceServiceRequest::decode(bytes)?),
+        Signal::Logs => Telemetry::from_logs(ExportLogsServiceRequest::decode(bytes)?),
+        Signal::Metrics => Telemetry::from_metrics(ExportMetricsServiceRequest::decode(bytes)?),
+    };
+    Ok(telemetry.item_count())
 }
 
 fn invalid(result: Result<usize, CheckError>) -> InvalidField {

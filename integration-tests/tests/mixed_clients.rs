@@ -464,31 +464,41 @@ fn bad_client_never_costs_good_clients_their_spans() {
     ferrotel.proc.assert_running();
 }
 
-/// One flood run of `SPANS` spans flat out to `endpoint`, behind which `sink` counts: the SDK's
-/// report and how many of its spans reached the sink.
-fn flood_run(sink: &Sink, endpoint: SocketAddr, service: &str, spans: u64) -> (FloodReport, u64) {
+/// One flood run of `spans` spans at `rate` spans/s to `endpoint`, behind which `sink` counts: the
+/// SDK's report and how many of its spans reached the sink.
+fn flood_run(
+    sink: &Sink,
+    endpoint: SocketAddr,
+    service: &str,
+    spans: u64,
+    rate: u64,
+) -> (FloodReport, u64) {
     let before = sink.traces().items;
-    let mut proc = start_flood(endpoint, service, spans, 0);
+    let mut proc = start_flood(endpoint, service, spans, rate);
     let report = finish_flood(&mut proc);
     let arrived = sink.settle(before + report.submitted).items - before;
     (report, arrived)
 }
 
 #[test]
-fn one_sdk_flat_out_loses_nothing_through_ferrotel() {
-    const SPANS: u64 = 60_000;
+fn one_sdk_at_a_rate_it_sustains_loses_nothing_through_ferrotel() {
+    const SPANS: u64 = 40_000;
     /// Runs each way, interleaved; the best of each is compared, so that a burst of load from
     /// elsewhere on the machine (which makes the SDK drop whatever it exports to) decides nothing.
     const ROUNDS: usize = 2;
-    // "Nothing lost" means something only if the SDK creates spans faster than a collector that
-    // holds each 512-span export for a 200 ms batch timeout lets through (2,560 spans/s): its 2,048
-    // queue then overflows. The rate itself is this machine's, printed rather than asserted (the
-    // issue's figure is >= 20k spans/s, which an idle 2-core machine nears); the floor below only
-    // keeps a starved machine from passing vacuously. $FERROTEL_SDK_FLOOD_MIN_RATE sets it.
-    let min_rate: f64 = std::env::var("FERROTEL_SDK_FLOOD_MIN_RATE")
+    // The SDK creates spans as fast as its own exporter keeps up with: flat out, a Python SDK on
+    // this 2-core machine creates ~10k spans/s and then drops a varying 5-15% by itself, even
+    // straight to a sink, which would drown the comparison in GIL scheduling noise. So it runs at
+    // a rate its exporter sustains here (5,000 spans/s; $FERROTEL_SDK_FLOOD_RATE sets
+    // it). That is still twice what a collector holding each 512-span export for a 200 ms batch
+    // timeout lets through (2,560 spans/s, what ferrotel's old `batch` did): its 2,048 queue would
+    // overflow and drop about half. The achieved rate is checked so a starved machine cannot pass
+    // vacuously.
+    let rate: u64 = std::env::var("FERROTEL_SDK_FLOOD_RATE")
         .ok()
         .and_then(|rate| rate.parse().ok())
-        .unwrap_or(5_000.0);
+        .unwrap_or(5_000);
+    let min_rate = rate as f64 * 0.8;
 
     let _serial = one_at_a_time();
     // Straight to a backend: what the SDK alone delivers; and through ferrotel's default relay.
@@ -504,9 +514,15 @@ fn one_sdk_flat_out_loses_nothing_through_ferrotel() {
     let mut relayed = Vec::new();
     for round in 0..ROUNDS {
         let service = format!("flood-direct-{round}");
-        direct.push(flood_run(&direct_sink, direct_sink.addr(), &service, SPANS));
+        direct.push(flood_run(
+            &direct_sink,
+            direct_sink.addr(),
+            &service,
+            SPANS,
+            rate,
+        ));
         let service = format!("flood-ferrotel-{round}");
-        relayed.push(flood_run(&relay_sink, grpc, &service, SPANS));
+        relayed.push(flood_run(&relay_sink, grpc, &service, SPANS, rate));
         ferrotel.proc.assert_running();
     }
 
@@ -544,7 +560,7 @@ fn one_sdk_flat_out_loses_nothing_through_ferrotel() {
     assert!(
         direct_rate >= min_rate,
         "this machine cannot run the test: the SDK created at best {direct_rate:.0} spans/s straight \
-         to the sink (needs >= {min_rate:.0}; FERROTEL_SDK_FLOOD_MIN_RATE sets it): too slow to show \
-         that nothing is lost"
+         to the sink, asked for {rate} (FERROTEL_SDK_FLOOD_RATE sets it): too slow to show that \
+         nothing is lost"
     );
 }

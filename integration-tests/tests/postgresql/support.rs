@@ -220,6 +220,16 @@ impl PrivatePg {
         }
         let mut proc = Proc::spawn("postgres", command);
         proc.wait_for_port(([127, 0, 0, 1], self.port).into(), WAIT);
+        // The port opens before recovery ends ("the database system is starting up"): a test that
+        // counts failed scrapes must not see that one.
+        let port = self.port.to_string();
+        let ready = || {
+            let status = Command::new(Path::new(PG_BIN).join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &port])
+                .status();
+            status.is_ok_and(|s| s.success()).then_some(())
+        };
+        wait_for(WAIT, ready).expect("postgres accepts connections within the wait");
         self.proc = Some(proc);
     }
 

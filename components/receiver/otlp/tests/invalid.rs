@@ -6,7 +6,7 @@
 
 mod common;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use common::*;
 use ferrotel_core::signal::Signal;
 use http::uri::PathAndQuery;
@@ -21,42 +21,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use prost::Message;
 use tonic::Code;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
-
-/// Sends and receives protobuf as given, so a test can send bytes no prost struct encodes.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
 
 const MARK: &str = "@@MARK@@";
 
@@ -111,7 +76,7 @@ async fn grpc_refuses_invalid_data_with_invalid_argument_and_serves_the_next_req
     let path =
         PathAndQuery::from_static("/opentelemetry.proto.collector.trace.v1.TraceService/Export");
     let status = raw
-        .unary(tonic::Request::new(not_utf8()), path, RawCodec)
+        .unary(tonic::Request::new(not_utf8()), path, Raw)
         .await
         .unwrap_err();
     assert_eq!(

@@ -5,11 +5,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 mod limits;
 mod schema;
+mod walk;
 
 pub use limits::{
     CheckError, InvalidField, Limit, LimitExceeded, Limits, MAX_SUPPORTED_VALUE_DEPTH, Problem,
-    check,
 };
+pub use walk::check;
 
 /// Where the items of one signal sit: at each depth, the field numbers that lead one level down.
 /// The entries at the last depth are the items (spans, data points, log records).

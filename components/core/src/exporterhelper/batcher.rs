@@ -12,6 +12,7 @@
 //! batch was interrupted by shutdown is not marked done: a persistent queue keeps it on disk.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -225,6 +226,8 @@ pub(crate) struct Former {
     persistent: bool,
     own: Option<OwnBatching>,
     forming: tokio::sync::Mutex<Forming>,
+    /// The cardinality limit was passed (logged once).
+    over_cardinality: AtomicBool,
 }
 
 impl Former {
@@ -251,6 +254,7 @@ impl Former {
             persistent,
             own,
             forming: tokio::sync::Mutex::new(Forming::default()),
+            over_cardinality: AtomicBool::new(false),
         }
     }
 
@@ -311,8 +315,11 @@ impl Former {
                         match partitioner.partition(data.context().metadata.as_deref()) {
                             Ok(partition) => Some(partition),
                             Err(error) => {
-                                // Past the cardinality limit: this request leaves on its own.
-                                tracing::warn!(error = %error, "sending_queue::batch partition");
+                                // Past the cardinality limit: this request leaves on its own,
+                                // said once rather than for every request.
+                                if !self.over_cardinality.swap(true, Ordering::Relaxed) {
+                                    tracing::warn!(error = %error, "sending_queue::batch::partition: requests of new metadata combinations are sent unbatched");
+                                }
                                 return Some(Batch {
                                     data,
                                     parts: vec![part],

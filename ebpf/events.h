@@ -96,12 +96,39 @@ struct ft_l7_event {
 	__u32 response_len;
 	__u32 capture_size;   /* where the response starts in payload */
 	__u8 role;
-	__u8 pad[3];
+	__u8 flags;           /* FT_L7_* */
+	__u8 pad[2];
 	struct ft_tuple tuple;
 	char comm[FT_COMM_LEN];
 	/* request at [0, request_len), response at [capture_size, capture_size + response_len);
 	 * only the bytes up to the end of the response are written to the ring buffer. */
 	__u8 payload[2 * FT_MAX_CAPTURE];
+};
+
+/* ft_l7_event.flags */
+#define FT_L7_TLS 1     /* read from a TLS library's plaintext, not from the socket */
+#define FT_L7_NO_SPAN 2 /* for the metrics only: the in-kernel statistics were full */
+
+/* In-kernel L7 statistics (metrics only, no record per exchange): per process, protocol, role,
+ * server address and status; read by user space at each collection. */
+#define FT_L7_BUCKETS 15 /* 14 latency bounds (0.5 ms .. 10 s) and the overflow */
+
+struct ft_l7_key {
+	__u32 tgid;
+	__u32 status;
+	__u16 port;     /* the server's */
+	__u8 protocol;
+	__u8 role;
+	__u8 family;
+	__u8 flags;     /* FT_L7_TLS */
+	__u8 pad[2];
+	__u8 addr[16];  /* the server's */
+};
+
+struct ft_l7_stats {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 buckets[FT_L7_BUCKETS];
 };
 
 struct ft_exec_event {
@@ -122,8 +149,8 @@ struct ft_exec_event {
 /* Self-telemetry the kernel keeps: index into the per-CPU `counters` array. */
 enum ft_counter {
 	FT_CNT_RINGBUF_LOST = 0,     /* a record that found the ring buffer full */
-	FT_CNT_SOCKETS_FULL = 1,     /* a socket that could not be tracked */
-	FT_CNT_REQUESTS_FULL = 2,    /* a request that could not be kept for pairing */
+	FT_CNT_SOCKETS_FULL = 1,     /* a socket that could not be followed: `sockets` was full */
+	FT_CNT_REQUESTS_FULL = 2,    /* a request that could not be kept for pairing: `requests` was full */
 	FT_CNT_PENDING_FULL = 3,     /* a syscall, connect or disk request not followed to its end */
 	FT_CNT_MAX = 4,
 };

@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
-/* ferrotel's kernel side: tracepoints only (this kernel has no kprobes).
+/* ferrotel's kernel side (this kernel has no kprobes).
  *
+ * - Syscalls: one dispatcher pair on the raw sys_enter/sys_exit tracepoints (tp_btf), which the
+ *   kernel calls with the registers and the syscall number; it returns at once for every
+ *   syscall but the dozen it follows (syscalls.bpf.h). Where tp_btf is refused, the same code
+ *   runs from one perf-event tracepoint per syscall instead.
  * - TCP connections from connect/accept/close and sock:inet_sock_set_state;
- * - L7 exchanges: the first bytes of every read/write/send/recv variant on a socket, the
- *   protocol detected here (protocols.h), a request kept per socket (and stream) until the
- *   first bytes of its response, then one record with both;
- * - disk I/O from block_rq_issue/complete; process exec/exit and OOM kills.
+ * - L7 exchanges: the first bytes of every read/write/send/recv variant on a followed socket,
+ *   the protocol detected here (protocols.h), a request kept per socket (and stream) until the
+ *   first bytes of its response. An exchange that becomes a span is one record; the others are
+ *   counted and timed in `l7_stats`, which user space reads at each collection (l7.bpf.h);
+ * - TLS plaintext from uprobes on OpenSSL and Go's crypto/tls (tls.bpf.h);
+ * - disk I/O from block_rq_issue/complete; process exec/exit and OOM kills (host.bpf.h).
  * Records go to one ring buffer; the receiver (components/receiver/ebpf) turns them into
  * telemetry. Every map is bounded; what does not fit is counted in `counters`. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "events.h"
 #include "protocols.h"
 
@@ -26,11 +33,20 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_LISTEN 10
 
 /* Set by the receiver at load time. */
+/* l7.export_payload: payloads up to capture_size go to user space and onto spans */
+const volatile __u8 send_payload = 0;
 const volatile __u32 self_tgid = 0;
 const volatile __u32 capture_size = 1024;
 const volatile __u8 l7_enabled = 1;
-/* l7.export_payload: without it only DNS payloads (for the question name) reach user space */
-const volatile __u8 send_payload = 0;
+/* tcp.enabled: connection events and byte counts are reported (sockets are followed for L7 too) */
+const volatile __u8 tcp_enabled = 1;
+const volatile __u8 tls_enabled = 1;
+/* An exchange becomes a span (a record with its payload) when a random u32 is below this:
+ * l7.sampling_ratio scaled to 2^32, 0 when no pipeline takes traces. The rest are counted in
+ * l7_stats without leaving the kernel. */
+const volatile __u64 span_threshold = 0;
+/* include.ports is set: a socket on none of those ports is not followed */
+const volatile __u8 port_include_set = 0;
 
 /* Bytes read from every buffer to detect a protocol and parse a response status. */
 #define FT_DETECT_BYTES 128
@@ -47,6 +63,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* ft_sock.flags */
+#define FT_SOCK_IGNORED 1 /* not TCP/UDP over IP, or filtered out: kept so the next syscall stops at the lookup */
+#define FT_SOCK_TLS 2     /* its bytes are TLS records: only a TLS library's plaintext is parsed */
+#define FT_SOCK_NOT_L7 4  /* nothing recognisable in FT_MAX_MISSES requests: no longer read */
+#define FT_SOCK_PENDING 8 /* a request without a stream id awaits its response */
+
+/* Requests on a socket of unknown protocol before it is given up on: enough for the handshakes
+ * that come before the first query (PostgreSQL's startup and SCRAM, MySQL's login). */
+#define FT_MAX_MISSES 16
+
 /* A socket file descriptor being followed: key is tgid << 32 | fd. */
 struct ft_sock {
 	__u64 sk;
@@ -55,15 +81,78 @@ struct ft_sock {
 	struct ft_tuple tuple;
 	__u8 role;
 	__u8 proto; /* what it spoke last */
-	__u8 pad[6];
+	__u8 flags;
+	__u8 misses;
+	__u8 pad[4];
 };
 
+/* Not LRU: a full map refuses (counted), where an LRU one would silently forget a socket that is
+ * still open. User space removes the entries of processes that are gone. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, struct ft_sock);
 } sockets SEC(".maps");
+
+/* Ports of include.ports / exclude.ports (value unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_include SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_exclude SEC(".maps");
+
+/* Processes the include/exclude filters rule out (by name or cgroup), written by user space when
+ * it first sees them: their sockets are not followed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} denied_tgids SEC(".maps");
+
+/* The syscall in flight on a thread, from its entry to its exit, and the TLS call around it. */
+struct ft_task {
+	__u64 fd;
+	__u64 buf;
+	__u64 addr; /* sendto's destination, for unconnected UDP */
+	__u32 kind;
+	__u8 out;
+	__u8 socket_call; /* sendto and friends: the fd is a socket even if not followed yet */
+	__u8 io_active;
+	/* TLS uprobes (tls.bpf.h): while tls_active, the data syscalls record their socket in
+	 * tls_fd and leave its (encrypted) bytes alone. */
+	__u8 tls_active;
+	__u8 tls_out;
+	__u8 pad[3];
+	__s32 tls_fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ft_task);
+} tasks SEC(".maps");
+
+static __always_inline struct ft_task *ft_task_get(void)
+{
+	return bpf_task_storage_get(&tasks, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+static __always_inline struct ft_task *ft_task_lookup(void)
+{
+	return bpf_task_storage_get(&tasks, bpf_get_current_task_btf(), 0, 0);
+}
 
 /* struct sock * -> tgid << 32 | fd, for tracepoints that only see the sock. */
 struct {
@@ -102,23 +191,6 @@ struct {
 
 enum ft_io_kind { FT_IO_BUF = 0, FT_IO_IOV = 1, FT_IO_MSG = 2, FT_IO_MMSG = 3 };
 
-struct ft_pending_io {
-	__u64 fd;
-	__u64 buf;
-	__u64 addr; /* sendto's destination, for unconnected UDP */
-	__u32 kind;
-	__u32 out;
-	__u32 socket_call; /* sendto and friends: the fd is a socket even if not followed yet */
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct ft_pending_io);
-} pending_io SEC(".maps");
-
 /* A request awaiting its response. Its payload, when it will be reported, waits apart in
  * `request_payloads`: most requests need no 4 KiB copy. */
 struct ft_request_meta {
@@ -126,7 +198,11 @@ struct ft_request_meta {
 	__u32 proto;
 	__u32 size;
 	__u32 len;
-	__u32 pad;
+	__u32 sampled; /* it will be a span: its payload is kept */
+	/* A span's request without l7.export_payload: its first bytes (the request line, the start
+	 * of a query), all user space reads of it. Kept here, not in request_payloads, because a
+	 * 4 KiB map update per sampled request cost more than the rest of the exchange. */
+	__u8 head[FT_DETECT_BYTES];
 };
 
 struct ft_payload {
@@ -144,8 +220,9 @@ struct ft_request_key {
 	__u64 stream;
 };
 
+/* Not LRU, so that a full map is seen (counted); user space expires requests never answered. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct ft_request_key);
 	__type(value, struct ft_request_meta);
@@ -157,6 +234,13 @@ struct {
 	__type(key, struct ft_request_key);
 	__type(value, struct ft_payload);
 } request_payloads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ft_l7_key);
+	__type(value, struct ft_l7_stats);
+} l7_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -262,26 +346,39 @@ static __always_inline void sock_tuple(struct sock *sk, struct ft_tuple *t)
 	}
 }
 
-/* Starts following a socket fd; returns its entry, or NULL if it is not a TCP/UDP socket. */
+/* Whether the port filters rule this socket out (a UDP socket not yet connected has no
+ * destination port: it is judged on its local one). */
+static __always_inline int port_filtered(const struct ft_tuple *t)
+{
+	__u16 sport = t->sport, dport = t->dport;
+	if (bpf_map_lookup_elem(&port_exclude, &sport) || bpf_map_lookup_elem(&port_exclude, &dport))
+		return 1;
+	return port_include_set && !bpf_map_lookup_elem(&port_include, &sport) &&
+	       !bpf_map_lookup_elem(&port_include, &dport);
+}
+
+/* Starts following a socket fd; returns its entry, NULL if the map is full. A socket that is not
+ * TCP/UDP over IP, or that the filters rule out, gets an entry marked FT_SOCK_IGNORED. */
 static __always_inline struct ft_sock *follow_socket(__u32 tgid, __u64 fd, __u8 role)
 {
 	struct sock *sk = fd_sock(fd);
-	if (!sk)
-		return NULL;
 	struct ft_sock s = {};
-	s.sk = (__u64)sk;
 	s.role = role;
-	sock_tuple(sk, &s.tuple);
-	if (s.tuple.transport != FT_IPPROTO_TCP && s.tuple.transport != FT_IPPROTO_UDP)
-		return NULL;
-	if (s.tuple.family != 2 && s.tuple.family != 10)
-		return NULL;
+	if (sk) {
+		s.sk = (__u64)sk;
+		sock_tuple(sk, &s.tuple);
+	}
+	if (!sk || (s.tuple.transport != FT_IPPROTO_TCP && s.tuple.transport != FT_IPPROTO_UDP) ||
+	    (s.tuple.family != 2 && s.tuple.family != 10) || bpf_map_lookup_elem(&denied_tgids, &tgid) ||
+	    port_filtered(&s.tuple))
+		s.flags = FT_SOCK_IGNORED;
 	__u64 key = sock_key(tgid, fd);
 	if (bpf_map_update_elem(&sockets, &key, &s, BPF_ANY)) {
 		count(FT_CNT_SOCKETS_FULL);
 		return NULL;
 	}
-	bpf_map_update_elem(&sock_owner, &s.sk, &key, BPF_ANY);
+	if (!(s.flags & FT_SOCK_IGNORED))
+		bpf_map_update_elem(&sock_owner, &s.sk, &key, BPF_ANY);
 	return bpf_map_lookup_elem(&sockets, &key);
 }
 
@@ -298,7 +395,11 @@ static __always_inline void fill_event(struct ft_event *e, __u32 type, __u32 tgi
  * when TCP reaches CLOSE first (a process that exits without closing, a reset). */
 static __always_inline void forget_socket(__u64 key, struct ft_sock *s)
 {
-	if (s->tuple.transport == FT_IPPROTO_TCP) {
+	if (s->flags & FT_SOCK_IGNORED) {
+		bpf_map_delete_elem(&sockets, &key);
+		return;
+	}
+	if (tcp_enabled && s->tuple.transport == FT_IPPROTO_TCP) {
 		struct ft_event e = {};
 		e.type = FT_EV_CLOSE;
 		e.tgid = key >> 32;
@@ -321,16 +422,11 @@ static __always_inline void forget_socket(__u64 key, struct ft_sock *s)
 
 /* ---- connections ---- */
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+static __always_inline void on_connect_enter(__u64 id, __u64 fd, __u64 addr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if (is_self(id))
-		return 0;
-	struct ft_pending_connect p = {.fd = ctx->args[0], .addr = ctx->args[1], .start_ns = bpf_ktime_get_ns()};
+	struct ft_pending_connect p = {.fd = fd, .addr = addr, .start_ns = bpf_ktime_get_ns()};
 	if (bpf_map_update_elem(&pending_connect, &id, &p, BPF_ANY))
 		count(FT_CNT_PENDING_FULL);
-	return 0;
 }
 
 static __always_inline void addr_tuple(__u64 addr, struct ft_tuple *t)
@@ -350,28 +446,25 @@ static __always_inline void addr_tuple(__u64 addr, struct ft_tuple *t)
 	}
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+static __always_inline void on_connect_exit(__u64 id, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct ft_pending_connect *pending = bpf_map_lookup_elem(&pending_connect, &id);
 	if (!pending)
-		return 0;
+		return;
 	struct ft_pending_connect p = *pending;
 	bpf_map_delete_elem(&pending_connect, &id);
 	__u32 tgid = id >> 32;
-	long ret = ctx->ret;
 	if (ret == 0 || ret == -EINPROGRESS) {
 		follow_socket(tgid, p.fd, FT_ROLE_CLIENT);
-		return 0;
+		return;
 	}
 	/* Failed before a SYN left (no state change to report it), e.g. a refused loopback connect
 	 * is reported by inet_sock_set_state instead. */
-	if (p.syn_sent)
-		return 0;
+	if (p.syn_sent || !tcp_enabled)
+		return;
 	struct sock *sk = fd_sock(p.fd);
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != FT_IPPROTO_TCP)
-		return 0;
+		return;
 	struct ft_event e = {};
 	fill_event(&e, FT_EV_CONNECT_FAILED, tgid, p.fd);
 	e.error = -ret;
@@ -380,7 +473,6 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	e.tuple.transport = FT_IPPROTO_TCP;
 	addr_tuple(p.addr, &e.tuple);
 	emit(&e, sizeof(e));
-	return 0;
 }
 
 static __always_inline void copy_ctx_tuple(struct ft_tuple *t, __u16 family, __u16 sport, __u16 dport,
@@ -458,44 +550,26 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-static __always_inline int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline void on_accept_exit(__u64 id, long fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	long fd = ctx->ret;
-	if (fd < 0 || is_self(id))
-		return 0;
+	if (fd < 0)
+		return;
 	struct ft_sock *s = follow_socket(id >> 32, fd, FT_ROLE_SERVER);
-	if (!s || s->tuple.transport != FT_IPPROTO_TCP)
-		return 0;
+	if (!tcp_enabled || !s || (s->flags & FT_SOCK_IGNORED) || s->tuple.transport != FT_IPPROTO_TCP)
+		return;
 	struct ft_event e = {};
 	fill_event(&e, FT_EV_ACCEPT, id >> 32, fd);
 	e.role = FT_ROLE_SERVER;
 	e.tuple = s->tuple;
 	emit(&e, sizeof(e));
-	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+static __always_inline void on_close_enter(__u64 id, __u64 fd)
 {
-	return on_accept_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_accept_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 key = sock_key(id >> 32, ctx->args[0]);
+	__u64 key = sock_key(id >> 32, fd);
 	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
 	if (s)
 		forget_socket(key, s);
-	return 0;
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
@@ -518,4 +592,6 @@ int tcp_retransmit_skb(struct trace_event_raw_tcp_retransmit_skb *ctx)
 }
 
 #include "l7.bpf.h"
+#include "syscalls.bpf.h"
 #include "host.bpf.h"
+#include "tls.bpf.h"

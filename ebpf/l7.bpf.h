@@ -1,45 +1,33 @@
-/* L7: the data syscalls on sockets. Included by ferrotel.bpf.c (one object, shared maps).
+/* L7: the data on followed sockets. Included by ferrotel.bpf.c (one object, shared maps).
  *
- * Enter records the buffer; exit, once the kernel says how many bytes moved, counts them on
- * the socket and, with L7 capture on, copies the first bytes. A request (client writes, or
- * server reads, something a protocol recognises) is kept in `requests` under its socket and
- * stream; the first bytes of the matching response complete it into one ft_l7_event. */
+ * A data syscall's entry records its buffer in the thread's task storage; its exit, once the
+ * kernel says how many bytes moved, counts them on the socket and reads the first bytes. A
+ * request (client writes, or server reads, something a protocol recognises) is kept in
+ * `requests` under its socket and stream; the first bytes of the matching response complete
+ * the exchange. What it costs is kept small by returning early: sockets of no interest stop at
+ * one lookup, a socket's protocol once known is the only one tried, a socket that never looks
+ * like a protocol (or is TLS) is no longer read, and a response is read only while a request
+ * awaits it. A sampled exchange becomes one record (a span); every other one is counted and
+ * timed in `l7_stats`, so that metrics alone cost no ring-buffer traffic. */
 
-static __always_inline int enter_io(struct trace_event_raw_sys_enter *ctx, __u32 kind, __u32 out, __u32 socket_call)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	if (is_self(id))
-		return 0;
-	__u64 fd = ctx->args[0];
-	if (!socket_call) {
-		/* read/write/readv/writev: only on sockets already followed, not on every file */
-		__u64 key = sock_key(id >> 32, fd);
-		if (!bpf_map_lookup_elem(&sockets, &key))
-			return 0;
-	}
-	struct ft_pending_io p = {.fd = fd, .buf = ctx->args[1], .kind = kind, .out = out, .socket_call = socket_call};
-	if (kind == FT_IO_BUF && socket_call && out)
-		p.addr = ctx->args[4];
-	if (bpf_map_update_elem(&pending_io, &id, &p, BPF_ANY))
-		count(FT_CNT_PENDING_FULL);
-	return 0;
-}
+/* tls.bpf.h builds on ft_task_get() and ft_tls_data() */
+#define FT_TLS_INTERFACE 1
 
 /* Where the first bytes are, and how many of them belong to the first buffer. */
-static __always_inline __u64 first_buffer(struct ft_pending_io *p, __u64 *limit)
+static __always_inline __u64 first_buffer(__u32 kind, __u64 buf, __u8 out, __u64 *addr, __u64 *limit)
 {
 	struct iovec iov = {};
-	__u64 iov_ptr = p->buf;
-	if (p->kind == FT_IO_BUF)
-		return p->buf;
-	if (p->kind == FT_IO_MSG || p->kind == FT_IO_MMSG) {
+	__u64 iov_ptr = buf;
+	if (kind == FT_IO_BUF)
+		return buf;
+	if (kind == FT_IO_MSG || kind == FT_IO_MMSG) {
 		/* an mmsghdr starts with its msghdr */
 		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)p->buf))
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf))
 			return 0;
 		iov_ptr = (__u64)msg.msg_iov;
-		if (p->kind == FT_IO_MSG && msg.msg_name && p->out)
-			p->addr = (__u64)msg.msg_name;
+		if (kind == FT_IO_MSG && msg.msg_name && out)
+			*addr = (__u64)msg.msg_name;
 	}
 	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
 		return 0;
@@ -58,17 +46,12 @@ static __always_inline __u32 clamp_capture(__u64 n)
 	return n;
 }
 
-/* Whether the payloads go to user space: when spans carry them, and for DNS, whose question
- * name is read there. */
-static __always_inline int payload_wanted(__u32 proto)
+/* Fills `buf` with the configured capture of the buffer at `src` (it holds the detection bytes)
+ * when the payload will leave the kernel: for a span, and for DNS, whose question name is read
+ * in user space. */
+static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 limit, int wanted)
 {
-	return send_payload || proto == FT_PROTO_DNS;
-}
-
-/* Fills `buf` with the configured capture of the buffer at `src` (it holds the detection bytes). */
-static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 limit, __u32 proto)
-{
-	if (!payload_wanted(proto)) {
+	if (!wanted) {
 		buf->meta.len = 0;
 		return;
 	}
@@ -81,10 +64,110 @@ static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 lim
 		buf->meta.len = n;
 }
 
-static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u32 tgid, __u64 fd,
-					      struct ft_request_key *rkey, struct ft_request_meta *req,
-					      struct ft_request *resp, __u32 resp_size, __u32 status)
+/* Protocols whose responses carry a stream id: several requests may await on one socket. */
+static __always_inline int streamed(__u32 proto)
 {
+	return proto == FT_PROTO_HTTP2 || proto == FT_PROTO_MONGO || proto == FT_PROTO_KAFKA ||
+	       proto == FT_PROTO_CASSANDRA || proto == FT_PROTO_DNS;
+}
+
+static __always_inline int request_side(const struct ft_sock *s, __u32 out)
+{
+	return s->role == FT_ROLE_UNKNOWN || (s->role == FT_ROLE_CLIENT && out) || (s->role == FT_ROLE_SERVER && !out);
+}
+
+/* Whether the bytes moving this way on this socket are worth reading. */
+static __always_inline int wants_bytes(const struct ft_sock *s, __u32 out)
+{
+	if (request_side(s, out))
+		return 1;
+	return s->proto != FT_PROTO_UNKNOWN && ((s->flags & FT_SOCK_PENDING) || streamed(s->proto));
+}
+
+/* The latency histogram's bucket, with user space's bounds (metrics.rs BUCKETS): a value on a
+ * bound belongs to that bound's bucket. */
+static __always_inline __u32 latency_bucket(__u64 ns)
+{
+	if (ns <= 500000ULL)
+		return 0;
+	if (ns <= 1000000ULL)
+		return 1;
+	if (ns <= 2500000ULL)
+		return 2;
+	if (ns <= 5000000ULL)
+		return 3;
+	if (ns <= 10000000ULL)
+		return 4;
+	if (ns <= 25000000ULL)
+		return 5;
+	if (ns <= 50000000ULL)
+		return 6;
+	if (ns <= 100000000ULL)
+		return 7;
+	if (ns <= 250000000ULL)
+		return 8;
+	if (ns <= 500000000ULL)
+		return 9;
+	if (ns <= 1000000000ULL)
+		return 10;
+	if (ns <= 2500000000ULL)
+		return 11;
+	if (ns <= 5000000000ULL)
+		return 12;
+	if (ns <= 10000000000ULL)
+		return 13;
+	return 14;
+}
+
+/* Counts and times an exchange in l7_stats; 0 when the map is full. */
+static __always_inline int count_exchange(const struct ft_sock *s, __u32 tgid, __u32 proto, __u32 status,
+					  __u64 duration_ns, __u8 flags)
+{
+	struct ft_l7_key key = {};
+	key.tgid = tgid;
+	key.status = status;
+	key.protocol = proto;
+	key.role = s->role;
+	key.family = s->tuple.family;
+	key.flags = flags;
+	if (s->role == FT_ROLE_SERVER) {
+		key.port = s->tuple.sport;
+		__builtin_memcpy(key.addr, s->tuple.saddr, 16);
+	} else {
+		key.port = s->tuple.dport;
+		__builtin_memcpy(key.addr, s->tuple.daddr, 16);
+	}
+	struct ft_l7_stats *stats = bpf_map_lookup_elem(&l7_stats, &key);
+	if (!stats) {
+		struct ft_l7_stats zero = {};
+		/* another CPU may have added it meanwhile: then the lookup below finds it */
+		bpf_map_update_elem(&l7_stats, &key, &zero, BPF_NOEXIST);
+		stats = bpf_map_lookup_elem(&l7_stats, &key);
+		if (!stats)
+			return 0;
+	}
+	/* per-CPU values: no other program writes this copy */
+	stats->count += 1;
+	stats->sum_ns += duration_ns;
+	__u32 bucket = latency_bucket(duration_ns);
+	if (bucket < FT_L7_BUCKETS)
+		stats->buckets[bucket] += 1;
+	return 1;
+}
+
+static __always_inline void complete_exchange(struct ft_sock *s, __u32 tgid, __u64 fd, struct ft_request_key *rkey,
+					      struct ft_request_meta *req, struct ft_request *resp, __u32 resp_size,
+					      __u32 status, __u8 flags)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (!req->sampled && req->proto != FT_PROTO_DNS) {
+		int counted = count_exchange(s, tgid, req->proto, status, now - req->start_ns, flags);
+		if (counted) {
+			bpf_map_delete_elem(&requests, rkey);
+			return;
+		}
+		flags |= FT_L7_NO_SPAN; /* the statistics are full: user space counts this one */
+	}
 	__u32 zero = 0;
 	struct ft_l7_event *e = bpf_map_lookup_elem(&scratch_l7, &zero);
 	if (!e)
@@ -94,9 +177,9 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u3
 		cap = FT_MAX_CAPTURE;
 	e->type = FT_EV_L7;
 	e->tgid = tgid;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = now;
 	e->fd = fd;
-	e->duration_ns = e->ts_ns - req->start_ns;
+	e->duration_ns = now - req->start_ns;
 	e->stream_id = rkey->stream;
 	e->protocol = req->proto;
 	e->status = status;
@@ -104,19 +187,21 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u3
 	e->response_size = resp_size;
 	e->capture_size = cap;
 	e->role = s->role;
+	e->flags = flags;
 	e->tuple = s->tuple;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	__u32 req_len = 0;
-	if (req->len > 0) {
-		struct ft_payload *payload = bpf_map_lookup_elem(&request_payloads, rkey);
-		if (payload) {
-			req_len = req->len;
-			if (req_len > FT_MAX_CAPTURE)
-				req_len = FT_MAX_CAPTURE;
-			bpf_probe_read_kernel(e->payload, req_len, payload->bytes);
-			bpf_map_delete_elem(&request_payloads, rkey);
-		}
+	struct ft_payload *payload = req->len > 0 ? bpf_map_lookup_elem(&request_payloads, rkey) : NULL;
+	if (payload) {
+		req_len = req->len;
+		if (req_len > FT_MAX_CAPTURE)
+			req_len = FT_MAX_CAPTURE;
+		bpf_probe_read_kernel(e->payload, req_len, payload->bytes);
+		bpf_map_delete_elem(&request_payloads, rkey);
+	} else if (req->sampled) {
+		req_len = req->len < FT_DETECT_BYTES ? req->len : FT_DETECT_BYTES;
+		bpf_probe_read_kernel(e->payload, req_len, req->head);
 	}
 	e->request_len = req_len;
 	__u32 resp_len = resp->meta.len;
@@ -132,117 +217,176 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u64 key, __u3
 		emit(e, FT_L7_HEADER_SIZE + req_len);
 }
 
-static __always_inline int exit_io(struct trace_event_raw_sys_exit *ctx)
+/* `size` bytes moved `out` (written) or in on a followed socket; the first `limit` of them are at
+ * user address `src`. From a data syscall, or a TLS library's plaintext (`tls`). */
+static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __u64 fd, __u64 src, __u64 limit,
+				    __u64 size, __u32 out, __u8 tls)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ft_pending_io *pending = bpf_map_lookup_elem(&pending_io, &id);
-	if (!pending)
-		return 0;
-	struct ft_pending_io p = *pending;
-	bpf_map_delete_elem(&pending_io, &id);
-	long ret = ctx->ret;
-	if (ret <= 0)
-		return 0;
-	__u32 tgid = id >> 32;
-	__u64 key = sock_key(tgid, p.fd);
-	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
-	if (!s) {
-		/* a socket from before the receiver started, or an unconnected UDP one */
-		if (!p.socket_call)
-			return 0;
-		s = follow_socket(tgid, p.fd, FT_ROLE_UNKNOWN);
-		if (!s)
-			return 0;
-	}
-	__u64 size = ret;
-	if (p.kind == FT_IO_MMSG) {
-		/* ret counts messages; the first one's length is in its mmsghdr */
-		unsigned int first = 0;
-		bpf_probe_read_user(&first, sizeof(first), (void *)(p.buf + __builtin_offsetof(struct mmsghdr, msg_len)));
-		size = first;
-	}
-	if (p.out)
-		__sync_fetch_and_add(&s->bytes_sent, size);
-	else
-		__sync_fetch_and_add(&s->bytes_received, size);
-	if (!l7_enabled || size == 0)
-		return 0;
-
 	__u32 zero = 0;
 	struct ft_request *buf = bpf_map_lookup_elem(&scratch_request, &zero);
 	if (!buf)
-		return 0;
-	__u64 limit = size;
-	__u64 src = first_buffer(&p, &limit);
-	if (!src)
-		return 0;
-	/* the first bytes decide; the rest of the capture is read only for an exchange that will be
-	 * reported with its payload */
+		return;
+	/* the first bytes decide; the rest of the capture is read only for an exchange whose
+	 * payload leaves the kernel */
 	__u32 n = limit < FT_DETECT_BYTES ? limit : FT_DETECT_BYTES;
 	if (bpf_probe_read_user(buf->payload.bytes, n, (void *)src))
-		return 0;
+		return;
 	buf->meta.len = n;
 	buf->meta.size = size;
-
-	if (s->tuple.transport == FT_IPPROTO_UDP && p.out && p.addr && s->tuple.dport == 0)
-		addr_tuple(p.addr, &s->tuple);
+	buf->meta.sampled = 0;
+	__u8 flags = tls ? FT_L7_TLS : 0;
 
 	__u8 role = s->role;
-	int request_side = role == FT_ROLE_UNKNOWN || (role == FT_ROLE_CLIENT && p.out) ||
-			   (role == FT_ROLE_SERVER && !p.out);
 	struct ft_request_key rkey = {.sock_key = key};
-	if (request_side) {
-		__u32 proto = ft_detect_request(buf->payload.bytes, n, size, s->tuple.transport, s->proto, &rkey.stream);
+	if (request_side(s, out)) {
+		__u32 known = s->proto;
+		if (!tls && known == FT_PROTO_UNKNOWN && ft_tls_record(buf->payload.bytes, n)) {
+			s->flags |= FT_SOCK_TLS; /* the plaintext, if any, comes from tls.bpf.h */
+			return;
+		}
+		__u32 proto = known == FT_PROTO_UNKNOWN
+				      ? ft_detect_request(buf->payload.bytes, n, size, s->tuple.transport, known, &rkey.stream)
+				      : ft_detect_request_of(known, buf->payload.bytes, n, size, &rkey.stream);
 		if (proto != FT_PROTO_UNKNOWN) {
 			if (role == FT_ROLE_UNKNOWN)
-				s->role = p.out ? FT_ROLE_CLIENT : FT_ROLE_SERVER;
+				s->role = out ? FT_ROLE_CLIENT : FT_ROLE_SERVER;
 			s->proto = proto;
 			if (proto == FT_PROTO_HTTP2 && rkey.stream == 0)
-				return 0; /* the preface alone */
+				return; /* the preface alone */
 			buf->meta.start_ns = bpf_ktime_get_ns();
 			buf->meta.proto = proto;
-			capture(buf, src, limit, proto);
-			if (bpf_map_update_elem(&requests, &rkey, &buf->meta, BPF_ANY))
+			buf->meta.sampled = proto != FT_PROTO_DNS && bpf_get_prandom_u32() < span_threshold;
+			/* the whole capture only when it leaves the process (and for DNS, whose question
+			 * user space reads); a span otherwise needs only the bytes already read */
+			int full = send_payload ? buf->meta.sampled || proto == FT_PROTO_DNS : proto == FT_PROTO_DNS;
+			if (buf->meta.sampled && !full)
+				__builtin_memcpy(buf->meta.head, buf->payload.bytes, FT_DETECT_BYTES);
+			else
+				capture(buf, src, limit, full);
+			if (bpf_map_update_elem(&requests, &rkey, &buf->meta, BPF_ANY)) {
 				count(FT_CNT_REQUESTS_FULL);
-			else if (buf->meta.len > 0)
+				return;
+			}
+			if (full && buf->meta.len > 0)
 				bpf_map_update_elem(&request_payloads, &rkey, &buf->payload, BPF_ANY);
-			return 0;
+			if (!streamed(proto))
+				s->flags |= FT_SOCK_PENDING;
+			return;
 		}
-		if (role == FT_ROLE_UNKNOWN)
-			return 0;
+		if (known == FT_PROTO_UNKNOWN && ++s->misses >= FT_MAX_MISSES)
+			s->flags |= FT_SOCK_NOT_L7;
+		return;
 	}
-	if (request_side || s->proto == FT_PROTO_UNKNOWN)
-		return 0;
+	if (s->proto == FT_PROTO_UNKNOWN)
+		return;
 	__u32 status = 0;
 	if (!ft_parse_response(s->proto, buf->payload.bytes, n, size, &rkey.stream, &status))
-		return 0;
+		return;
 	struct ft_request_meta *req = bpf_map_lookup_elem(&requests, &rkey);
 	if (!req)
-		return 0;
-	capture(buf, src, limit, s->proto);
-	complete_exchange(s, key, tgid, p.fd, &rkey, req, buf, size, status);
-	return 0;
+		return;
+	s->flags &= ~FT_SOCK_PENDING;
+	capture(buf, src, limit, send_payload && (req->sampled || req->proto == FT_PROTO_DNS));
+	complete_exchange(s, tgid, fd, &rkey, req, buf, size, status, flags);
 }
 
-#define FT_IO_PROGRAMS(name, kind, out, socket_call)                              \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                               \
-	int sys_enter_##name(struct trace_event_raw_sys_enter *ctx)               \
-	{                                                                         \
-		return enter_io(ctx, kind, out, socket_call);                     \
-	}                                                                         \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                \
-	int sys_exit_##name(struct trace_event_raw_sys_exit *ctx)                 \
-	{                                                                         \
-		return exit_io(ctx);                                              \
-	}
+/* ---- data syscalls: entry and exit ---- */
 
-FT_IO_PROGRAMS(read, FT_IO_BUF, 0, 0)
-FT_IO_PROGRAMS(write, FT_IO_BUF, 1, 0)
-FT_IO_PROGRAMS(readv, FT_IO_IOV, 0, 0)
-FT_IO_PROGRAMS(writev, FT_IO_IOV, 1, 0)
-FT_IO_PROGRAMS(recvfrom, FT_IO_BUF, 0, 1)
-FT_IO_PROGRAMS(sendto, FT_IO_BUF, 1, 1)
-FT_IO_PROGRAMS(recvmsg, FT_IO_MSG, 0, 1)
-FT_IO_PROGRAMS(sendmsg, FT_IO_MSG, 1, 1)
-FT_IO_PROGRAMS(recvmmsg, FT_IO_MMSG, 0, 1)
-FT_IO_PROGRAMS(sendmmsg, FT_IO_MMSG, 1, 1)
+static __always_inline void on_io_enter(__u64 id, __u64 fd, __u64 buf, __u64 dest, __u32 kind, __u8 out,
+					__u8 socket_call)
+{
+	__u64 key = sock_key(id >> 32, fd);
+	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
+	if (s) {
+		if (s->flags & FT_SOCK_IGNORED)
+			return;
+	} else if (!socket_call) {
+		/* read/write on anything but a followed socket: of interest only inside a TLS call, to
+		 * learn its socket */
+		if (!tls_enabled)
+			return;
+		struct ft_task *t = ft_task_lookup();
+		if (!t || !t->tls_active)
+			return;
+	}
+	struct ft_task *t = ft_task_get();
+	if (!t)
+		return;
+	t->fd = fd;
+	t->buf = buf;
+	t->addr = kind == FT_IO_BUF && out ? dest : 0;
+	t->kind = kind;
+	t->out = out;
+	t->socket_call = socket_call;
+	t->io_active = 1;
+}
+
+static __always_inline void on_io_exit(__u64 id, long ret)
+{
+	struct ft_task *t = ft_task_lookup();
+	if (!t || !t->io_active)
+		return;
+	t->io_active = 0;
+	if (ret <= 0)
+		return;
+	__u32 tgid = id >> 32;
+	__u64 fd = t->fd;
+	__u64 key = sock_key(tgid, fd);
+	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s) {
+		/* a socket from before the receiver started, or an unconnected UDP one */
+		s = follow_socket(tgid, fd, FT_ROLE_UNKNOWN);
+		if (!s)
+			return;
+	}
+	if (s->flags & FT_SOCK_IGNORED)
+		return;
+	__u64 size = ret;
+	if (t->kind == FT_IO_MMSG) {
+		/* ret counts messages; the first one's length is in its mmsghdr */
+		unsigned int first = 0;
+		bpf_probe_read_user(&first, sizeof(first), (void *)(t->buf + __builtin_offsetof(struct mmsghdr, msg_len)));
+		size = first;
+	}
+	if (t->out)
+		__sync_fetch_and_add(&s->bytes_sent, size);
+	else
+		__sync_fetch_and_add(&s->bytes_received, size);
+	if (t->tls_active) {
+		/* the encrypted side of SSL_read/SSL_write: tls.bpf.h reports the plaintext */
+		if (t->tls_fd < 0)
+			t->tls_fd = fd;
+		s->flags |= FT_SOCK_TLS;
+		return;
+	}
+	if (!l7_enabled || size == 0 || (s->flags & (FT_SOCK_TLS | FT_SOCK_NOT_L7)) || !wants_bytes(s, t->out))
+		return;
+	__u64 limit = size, addr = t->addr;
+	__u64 src = first_buffer(t->kind, t->buf, t->out, &addr, &limit);
+	if (!src)
+		return;
+	if (s->tuple.transport == FT_IPPROTO_UDP && t->out && addr && s->tuple.dport == 0)
+		addr_tuple(addr, &s->tuple);
+	l7_data(s, key, tgid, fd, src, limit, size, t->out, 0);
+}
+
+/* Plaintext `size` bytes at user address `buf`, written (`out`) or read by the application
+ * through a TLS library on socket `fd` of the current process `tgid`. */
+static __always_inline void ft_tls_data(__u32 tgid, __u64 fd, __u64 buf, __u64 size, __u32 out)
+{
+	if (!l7_enabled || size == 0 || tgid == self_tgid)
+		return;
+	__u64 key = sock_key(tgid, fd);
+	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s) {
+		s = follow_socket(tgid, fd, FT_ROLE_UNKNOWN);
+		if (!s)
+			return;
+	}
+	if (s->flags & FT_SOCK_IGNORED)
+		return;
+	s->flags |= FT_SOCK_TLS;
+	if (!wants_bytes(s, out))
+		return;
+	l7_data(s, key, tgid, fd, buf, size, size, out, 1);
+}

@@ -84,6 +84,9 @@ static __always_inline __u32 ft_h2_headers(const __u8 *b, __u32 len, __u32 off, 
 	for (int i = 0; i < FT_H2_MAX_FRAMES; i++) {
 		if (off > FT_MAX_CAPTURE - 16 || off + FT_H2_FRAME_HEADER + 1 > len)
 			return 0;
+		/* a no-op after the check above, kept so that the verifier sees the bound whatever
+		 * order clang puts the comparisons in */
+		off &= FT_MAX_CAPTURE - 1;
 		__u32 frame_len = ((__u32)b[off] << 16) | ((__u32)b[off + 1] << 8) | b[off + 2];
 		__u8 type = b[off + 3];
 		__u8 flags = b[off + 4];
@@ -393,6 +396,59 @@ static __always_inline __u32 ft_detect_request(const __u8 *b, __u32 len, __u32 s
 		return FT_PROTO_KAFKA;
 	*stream = 0;
 	return FT_PROTO_UNKNOWN;
+}
+
+/* A request of a protocol already known on this socket: only that protocol's detector runs. */
+static __always_inline __u32 ft_detect_request_of(__u32 proto, const __u8 *b, __u32 len, __u32 size, __u64 *stream)
+{
+	int found = 0;
+	*stream = 0;
+	switch (proto) {
+	case FT_PROTO_HTTP:
+		found = ft_http1_request(b, len);
+		break;
+	case FT_PROTO_HTTP2:
+		found = ft_http2_request(b, len, FT_PROTO_HTTP2, stream);
+		break;
+	case FT_PROTO_REDIS:
+		found = ft_redis_request(b, len);
+		break;
+	case FT_PROTO_MEMCACHED:
+		found = ft_memcached_request(b, len);
+		break;
+	case FT_PROTO_POSTGRES:
+		found = ft_postgres_request(b, len, size);
+		break;
+	case FT_PROTO_MYSQL:
+		found = ft_mysql_request(b, len, size);
+		break;
+	case FT_PROTO_MONGO:
+		found = ft_mongo_request(b, len, size, stream);
+		break;
+	case FT_PROTO_CASSANDRA:
+		found = ft_cassandra_request(b, len, size, stream);
+		break;
+	case FT_PROTO_KAFKA:
+		found = ft_kafka_request(b, len, size, stream);
+		break;
+	case FT_PROTO_DNS:
+		found = ft_dns_request(b, len, size, stream);
+		break;
+	}
+	if (!found) {
+		*stream = 0;
+		return FT_PROTO_UNKNOWN;
+	}
+	return proto;
+}
+
+/* A TLS record header (handshake, alert, change_cipher_spec or application data, SSL 3.0 to TLS
+ * 1.3, at most 16 KiB plus expansion): such a socket's bytes are encrypted. */
+static __always_inline int ft_tls_record(const __u8 *b, __u32 len)
+{
+	if (len < 5 || b[0] < 20 || b[0] > 23 || b[1] != 3 || b[2] > 4)
+		return 0;
+	return ft_be16(b, 3) <= 16384 + 2048;
 }
 
 /* Whether these bytes are a response of `proto`; sets its stream id and status. */

@@ -19,3 +19,13 @@ int ft_host_parse_response(__u32 proto, const __u8 *b, __u32 len, __u32 size, __
 {
 	return ft_parse_response(proto, b, len, size, stream, status);
 }
+
+__u32 ft_host_detect_request_of(__u32 proto, const __u8 *b, __u32 len, __u32 size, __u64 *stream)
+{
+	return ft_detect_request_of(proto, b, len, size, stream);
+}
+
+int ft_host_tls_record(const __u8 *b, __u32 len)
+{
+	return ft_tls_record(b, len);
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span, status};
+use opentelemetry_proto::tonic::trace::v1::span;
 
 use crate::config::{Config, Filter};
 use crate::events::{self, Event, ExecEvent, L7Event, Protocol, Record, Tuple};
@@ -15,6 +15,7 @@ use crate::metrics::{Attributes, MetricStore};
 use crate::names::{DEFINITIONS, dns_question, errno_name, rcode_name};
 use crate::otlp::{attribute, process_resource, scope};
 use crate::procinfo::{ProcessInfo, ProcessTable};
+use crate::spans::{SpanFields, SpanWriter};
 
 /// Spans or log records waiting for the next flush beyond this are dropped (and counted).
 const MAX_PENDING: usize = 65_536;
@@ -24,7 +25,7 @@ pub struct Aggregator {
     config: Arc<Config>,
     processes: ProcessTable,
     pub metrics: MetricStore,
-    spans: Vec<(Arc<ProcessInfo>, Span)>,
+    spans: SpanWriter,
     logs: Vec<(Arc<ProcessInfo>, LogRecord)>,
     /// CLOCK_MONOTONIC (what bpf_ktime_get_ns counts) to Unix time.
     mono_to_unix_ns: i64,
@@ -39,6 +40,9 @@ pub struct Aggregator {
     closed: std::collections::HashSet<u64>,
     /// Whether any pipeline takes traces: without one, no span is built.
     pub spans_wanted: bool,
+    /// Records read from the ring buffer, by kind (connection/disk/process events, L7
+    /// exchanges, execs): self-telemetry of what the kernel sends up.
+    pub records: [u64; 3],
     rng: rand::rngs::SmallRng,
 }
 
@@ -88,10 +92,10 @@ impl Aggregator {
     pub fn new(config: Arc<Config>, proc_root: &str) -> Self {
         use rand::SeedableRng;
         Aggregator {
-            config,
-            processes: ProcessTable::new(proc_root),
+            config: config.clone(),
+            processes: ProcessTable::new(proc_root, &config.process),
             metrics: MetricStore::new(DEFINITIONS, MAX_SERIES),
-            spans: Vec::new(),
+            spans: SpanWriter::default(),
             logs: Vec::new(),
             mono_to_unix_ns: unix_ns() as i64 - monotonic_ns() as i64,
             host: crate::otlp::host_attributes(),
@@ -100,6 +104,7 @@ impl Aggregator {
             reported_io: HashMap::new(),
             closed: Default::default(),
             spans_wanted: true,
+            records: [0; 3],
             rng: rand::rngs::SmallRng::from_os_rng(),
         }
     }
@@ -147,6 +152,12 @@ impl Aggregator {
     }
 
     pub fn observe(&mut self, record: Record) {
+        let kind = match record {
+            Record::Event(_) => 0,
+            Record::L7(_) => 1,
+            Record::Exec(_) => 2,
+        };
+        self.records[kind] += 1;
         match record {
             Record::Event(event) => self.event(&event),
             Record::L7(event) => self.l7(event),
@@ -283,6 +294,7 @@ impl Aggregator {
         };
         let p = Some(&process);
         let seconds = secs(h.duration_ns);
+        let tls = h.flags & events::L7_TLS != 0;
         if protocol == Protocol::Dns {
             let (name, qtype) = dns_question(&event.request).unwrap_or_default();
             let attrs = vec![
@@ -294,39 +306,83 @@ impl Aggregator {
             self.metrics
                 .record("dns.request.duration", p, attrs, seconds);
         } else {
-            let attrs = vec![
-                ("l7.protocol", protocol.as_str().to_string()),
-                (
-                    "l7.role",
-                    if server { "server" } else { "client" }.to_string(),
-                ),
-                ("server.address", server_addr.to_string()),
-                ("server.port", server_port.to_string()),
-                (
-                    "l7.status_class",
-                    protocol.status_class(h.status).to_string(),
-                ),
-            ];
+            let attrs = l7_attributes(protocol, server, server_addr, server_port, h.status, tls);
             self.metrics.add("l7.requests", p, attrs.clone(), 1);
             self.metrics
                 .record("l7.request.duration", p, attrs, seconds);
         }
-        let ratio = self.config.l7.sampling_ratio;
-        if !self.spans_wanted {
+        // the kernel sampled this exchange (l7.sampling_ratio) for a span, unless it came only
+        // because the kernel's statistics were full; DNS always comes, and is sampled here
+        if !self.spans_wanted || h.flags & events::L7_NO_SPAN != 0 {
             return;
         }
-        if ratio < 1.0 && rand::Rng::random::<f64>(&mut self.rng) >= ratio {
+        let ratio = self.config.l7.sampling_ratio;
+        if protocol == Protocol::Dns
+            && ratio < 1.0
+            && rand::Rng::random::<f64>(&mut self.rng) >= ratio
+        {
             return;
         }
         if self.spans.len() >= MAX_PENDING {
             self.dropped_spans += 1;
             return;
         }
-        let span = self.span(protocol, &event, server);
-        self.spans.push((process, span));
+        self.span(&process, protocol, &event, server);
     }
 
-    fn span(&mut self, protocol: Protocol, event: &L7Event, server: bool) -> Span {
+    /// Exchanges the kernel counted and timed itself (`l7_stats`), since the last collection.
+    pub fn l7_counted(&mut self, key: &events::L7Key, delta: &events::L7Stats) {
+        let Some(protocol) = Protocol::from_raw(u32::from(key.protocol)) else {
+            return;
+        };
+        if delta.count == 0 {
+            return;
+        }
+        let process = self.processes.get(key.tgid, "");
+        if !self.allowed(&process, &[key.port]) {
+            return;
+        }
+        let server = key.role == events::ROLE_SERVER;
+        let tls = key.flags & events::L7_TLS != 0;
+        let attrs = l7_attributes(protocol, server, key.address(), key.port, key.status, tls);
+        let p = Some(&process);
+        self.metrics
+            .add("l7.requests", p, attrs.clone(), delta.count as i64);
+        self.metrics.merge_histogram(
+            "l7.request.duration",
+            p,
+            attrs,
+            &delta.buckets,
+            secs(delta.sum_ns),
+        );
+    }
+
+    /// Whether the name and cgroup filters let this process be observed (the port filters apply
+    /// in the kernel, per socket).
+    pub fn process_allowed(&mut self, tgid: u32) -> bool {
+        let process = self.processes.get(tgid, "");
+        let in_cgroup = |prefixes: &[String]| {
+            prefixes
+                .iter()
+                .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()))
+        };
+        let (include, exclude) = (&self.config.include, &self.config.exclude);
+        let included = (include.process_names.is_empty()
+            || include.process_names.contains(&process.executable_name))
+            && (include.cgroup_paths.is_empty() || in_cgroup(&include.cgroup_paths));
+        let excluded = exclude.process_names.contains(&process.executable_name)
+            || in_cgroup(&exclude.cgroup_paths);
+        included && !excluded
+    }
+
+    fn span(
+        &mut self,
+        process: &Arc<ProcessInfo>,
+        protocol: Protocol,
+        event: &L7Event,
+        server: bool,
+    ) {
+        use crate::spans::Value::{Bool, Bytes, Int, Str};
         use rand::RngCore;
         let h = &event.header;
         let end = self.unix_time(h.ts_ns);
@@ -346,62 +402,75 @@ impl Aggregator {
         } else {
             "tcp"
         };
-        let mut attributes = vec![
-            attribute("l7.protocol", protocol.as_str()),
-            attribute("network.transport", transport),
-            attribute(
+        let (client_address, server_address) = (client.0.to_string(), server_side.0.to_string());
+        let mut attributes = Vec::with_capacity(20);
+        attributes.extend([
+            ("l7.protocol", Str(protocol.as_str())),
+            ("network.transport", Str(transport)),
+            (
                 "network.type",
-                if client.0.is_ipv4() { "ipv4" } else { "ipv6" },
+                Str(if client.0.is_ipv4() { "ipv4" } else { "ipv6" }),
             ),
-            attribute("client.address", client.0.to_string()),
-            attribute("client.port", i64::from(client.1)),
-            attribute("server.address", server_side.0.to_string()),
-            attribute("server.port", i64::from(server_side.1)),
-            attribute("process.pid", i64::from(h.tgid)),
-            attribute("l7.status", i64::from(h.status)),
-            attribute("l7.request.size", i64::from(h.request_size)),
-            attribute("l7.response.size", i64::from(h.response_size)),
-        ];
+            ("client.address", Str(&client_address)),
+            ("client.port", Int(i64::from(client.1))),
+            ("server.address", Str(&server_address)),
+            ("server.port", Int(i64::from(server_side.1))),
+            ("process.pid", Int(i64::from(h.tgid))),
+            ("l7.status", Int(i64::from(h.status))),
+            ("l7.request.size", Int(i64::from(h.request_size))),
+            ("l7.response.size", Int(i64::from(h.response_size))),
+        ]);
         if h.stream_id != 0 {
-            attributes.push(attribute("l7.stream_id", h.stream_id as i64));
+            attributes.push(("l7.stream_id", Int(h.stream_id as i64)));
         }
-        if protocol == Protocol::Dns
-            && let Some((name, qtype)) = dns_question(&event.request)
-        {
-            attributes.push(attribute("dns.question.name", name));
-            attributes.push(attribute("dns.question.type", qtype));
+        if h.flags & events::L7_TLS != 0 {
+            attributes.push(("tls", Bool(true)));
+        }
+        if protocol == Protocol::Http {
+            if let Some((method, path)) = http_request_line(&event.request) {
+                attributes.push(("http.request.method", Str(method)));
+                attributes.push(("url.path", Str(path)));
+            }
+            attributes.push(("http.response.status_code", Int(i64::from(h.status))));
+        }
+        let question = (protocol == Protocol::Dns)
+            .then(|| dns_question(&event.request))
+            .flatten();
+        if let Some((name, qtype)) = &question {
+            attributes.push(("dns.question.name", Str(name)));
+            attributes.push(("dns.question.type", Str(qtype)));
         }
         if self.config.l7.export_payload {
-            attributes.push(attribute("l7.request.payload", event.request.clone()));
-            attributes.push(attribute("l7.response.payload", event.response.clone()));
+            attributes.push(("l7.request.payload", Bytes(&event.request)));
+            attributes.push(("l7.response.payload", Bytes(&event.response)));
         }
         let failed = match protocol {
             Protocol::Http | Protocol::Http2 => h.status >= 500 || (!server && h.status >= 400),
             Protocol::Dns => h.status != 0 && h.status != 3,
             _ => h.status != 0,
         };
-        let mut trace_id = vec![0u8; 16];
-        let mut span_id = vec![0u8; 8];
+        let mut trace_id = [0u8; 16];
+        let mut span_id = [0u8; 8];
         self.rng.fill_bytes(&mut trace_id);
         self.rng.fill_bytes(&mut span_id);
-        Span {
-            trace_id,
-            span_id,
-            name: protocol.as_str().to_string(),
-            kind: if server {
-                span::SpanKind::Server
-            } else {
-                span::SpanKind::Client
-            } as i32,
-            start_time_unix_nano: end.saturating_sub(h.duration_ns),
-            end_time_unix_nano: end,
-            attributes,
-            status: failed.then(|| opentelemetry_proto::tonic::trace::v1::Status {
-                message: String::new(),
-                code: status::StatusCode::Error as i32,
-            }),
-            ..Default::default()
-        }
+        let kind = if server {
+            span::SpanKind::Server
+        } else {
+            span::SpanKind::Client
+        };
+        self.spans.push(
+            process,
+            &SpanFields {
+                trace_id,
+                span_id,
+                name: protocol.as_str(),
+                kind: kind as i32,
+                start_unix_nano: end.saturating_sub(h.duration_ns),
+                end_unix_nano: end,
+                attributes: &attributes,
+                error: failed,
+            },
+        );
     }
 
     fn disk(&mut self, e: &Event) {
@@ -519,19 +588,9 @@ impl Aggregator {
         self.spans.len()
     }
 
-    pub fn take_spans(&mut self) -> Vec<ResourceSpans> {
-        group(std::mem::take(&mut self.spans), &self.host)
-            .into_iter()
-            .map(|(resource, spans)| ResourceSpans {
-                resource: Some(resource),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(scope()),
-                    spans,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            })
-            .collect()
+    /// The spans built so far, as an encoded `ExportTraceServiceRequest`.
+    pub fn take_spans(&mut self) -> Option<bytes::Bytes> {
+        self.spans.take(&self.host)
     }
 
     pub fn take_logs(&mut self) -> Vec<ResourceLogs> {
@@ -580,6 +639,42 @@ fn group<T>(
         .into_values()
         .map(|(process, items)| (process_resource(&process, host), items))
         .collect()
+}
+
+/// The method and path (without its query) of an HTTP/1.x request's first line.
+fn http_request_line(request: &[u8]) -> Option<(&str, &str)> {
+    let line = request.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split(' ');
+    let method = parts.next().filter(|m| !m.is_empty())?;
+    let target = parts.next()?;
+    let path = target.split(['?', '#']).next()?;
+    Some((method, path))
+}
+
+/// The attributes of `l7.requests` and `l7.request.duration`.
+fn l7_attributes(
+    protocol: Protocol,
+    server: bool,
+    server_addr: std::net::IpAddr,
+    server_port: u16,
+    status: u32,
+    tls: bool,
+) -> Attributes {
+    let mut attrs = vec![
+        ("l7.protocol", protocol.as_str().to_string()),
+        (
+            "l7.role",
+            if server { "server" } else { "client" }.to_string(),
+        ),
+        ("server.address", server_addr.to_string()),
+        ("server.port", server_port.to_string()),
+        ("l7.status_class", protocol.status_class(status).to_string()),
+    ];
+    if tls {
+        attrs.push(("tls", "true".to_string()));
+    }
+    attrs
 }
 
 fn secs(ns: u64) -> f64 {

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
 use crate::aggregate::Aggregator;
 use crate::config::Config;
@@ -53,6 +55,18 @@ fn l7(status: u32) -> Record {
         request: b"GET /secret?token=abc HTTP/1.1\r\n".to_vec(),
         response: b"HTTP/1.1 500 Oops\r\n".to_vec(),
     })
+}
+
+/// The spans taken from the aggregator, decoded.
+fn take_spans(agg: &mut Aggregator) -> Vec<ResourceSpans> {
+    use prost::Message;
+    agg.take_spans()
+        .map(|bytes| {
+            ExportTraceServiceRequest::decode(bytes)
+                .unwrap()
+                .resource_spans
+        })
+        .unwrap_or_default()
 }
 
 fn value(attrs: &[KeyValue], key: &str) -> Option<String> {
@@ -121,10 +135,10 @@ fn a_refused_connect_counts_an_attempt_and_a_failure_by_errno() {
 }
 
 #[test]
-fn payloads_leave_only_when_asked_and_sampling_spares_the_metrics() {
+fn payloads_leave_only_when_asked_and_unsampled_exchanges_are_only_counted() {
     let mut agg = aggregator(Config::default());
     agg.observe(l7(500));
-    let spans = agg.take_spans();
+    let spans = take_spans(&mut agg);
     let span = &spans[0].scope_spans[0].spans[0];
     assert!(value(&span.attributes, "l7.request.payload").is_none());
     assert!(
@@ -146,17 +160,31 @@ fn payloads_leave_only_when_asked_and_sampling_spares_the_metrics() {
     config.l7.export_payload = true;
     let mut agg = aggregator(config);
     agg.observe(l7(200));
-    let spans = agg.take_spans();
+    let spans = take_spans(&mut agg);
     let span = &spans[0].scope_spans[0].spans[0];
     assert!(value(&span.attributes, "l7.request.payload").is_some());
     assert!(span.status.is_none());
 
-    let mut config = Config::default();
-    config.l7.sampling_ratio = 0.0;
-    let mut agg = aggregator(config);
-    agg.observe(l7(200));
-    agg.observe(l7(200));
-    assert!(agg.take_spans().is_empty());
+    // the span's HTTP attributes come from the plaintext request line, without its query
+    assert_eq!(
+        value(&span.attributes, "http.request.method").as_deref(),
+        Some("Some(StringValue(\"GET\"))")
+    );
+    assert_eq!(
+        value(&span.attributes, "url.path").as_deref(),
+        Some("Some(StringValue(\"/secret\"))")
+    );
+
+    // an exchange the kernel sent only because its statistics were full: counted, no span
+    let mut agg = aggregator(Config::default());
+    for _ in 0..2 {
+        let mut record = l7(200);
+        if let Record::L7(event) = &mut record {
+            event.header.flags = L7_NO_SPAN;
+        }
+        agg.observe(record);
+    }
+    assert!(take_spans(&mut agg).is_empty());
     let host = agg.host.clone();
     let out = agg.metrics.collect(0, 1, &host);
     let requests = out[0].scope_metrics[0]
@@ -235,4 +263,73 @@ fn open_connections_are_counted_while_open_and_once_in_all() {
     let total = tcp_io(&mut agg);
     assert_eq!(total[0].1, 70, "{total:?}");
     assert_eq!(total[1].1, 150, "{total:?}");
+}
+
+#[test]
+fn the_kernels_statistics_become_the_same_series_as_records() {
+    let mut agg = aggregator(Config::default());
+    agg.observe(l7(404)); // one exchange as a record (a span)
+    let mut key: L7Key = zeroed();
+    key.tgid = 42;
+    key.protocol = 1;
+    key.role = ROLE_CLIENT;
+    key.status = 404;
+    key.family = 2;
+    key.port = 8080;
+    key.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    let mut buckets = [0; L7_BUCKETS];
+    buckets[1] = 3; // 1 ms each: (0.5 ms, 1 ms]
+    let stats = L7Stats {
+        count: 3,
+        sum_ns: 3_000_000,
+        buckets,
+    };
+    agg.l7_counted(&key, &stats);
+    let host = agg.host.clone();
+    let out = agg.metrics.collect(0, 1, &host);
+    let metrics = &out[0].scope_metrics[0].metrics;
+    let requests = metrics.iter().find(|m| m.name == "l7.requests").unwrap();
+    let Some(metric::Data::Sum(sum)) = &requests.data else {
+        panic!("not a sum")
+    };
+    assert_eq!(sum.data_points.len(), 1, "one series for both paths");
+    assert_eq!(
+        sum.data_points[0].value,
+        Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(4))
+    );
+    let duration = metrics
+        .iter()
+        .find(|m| m.name == "l7.request.duration")
+        .unwrap();
+    let Some(metric::Data::Histogram(h)) = &duration.data else {
+        panic!("not a histogram")
+    };
+    let point = &h.data_points[0];
+    assert_eq!(point.count, 4);
+    // the record's 2 ms fell in (1 ms, 2.5 ms], the kernel's three in (0.5 ms, 1 ms]
+    assert_eq!(point.bucket_counts[1], 3);
+    assert_eq!(point.bucket_counts[2], 1);
+    assert!((point.sum.unwrap() - 0.005).abs() < 1e-9);
+}
+
+#[test]
+fn kernel_statistics_deltas() {
+    let mut buckets = [0; L7_BUCKETS];
+    buckets[0] = 2;
+    let earlier = L7Stats {
+        count: 2,
+        sum_ns: 0,
+        buckets,
+    };
+    let mut now = earlier;
+    now.add(&L7Stats {
+        count: 1,
+        sum_ns: 7,
+        buckets: [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    });
+    let delta = now.since(&earlier);
+    assert_eq!(delta.count, 1);
+    assert_eq!(delta.sum_ns, 7);
+    assert_eq!(delta.buckets[2], 1);
+    assert_eq!(delta.buckets[0], 0);
 }

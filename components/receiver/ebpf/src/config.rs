@@ -17,7 +17,11 @@ pub struct Config {
     pub tcp: Toggle,
     pub l7: L7Config,
     pub disk: Toggle,
-    pub process: Toggle,
+    pub process: ProcessConfig,
+    /// How the syscall programs hook in: `tp_btf` calls them straight from the kernel's raw
+    /// sys_enter/sys_exit tracepoints; `tracepoint` attaches one perf-event program per syscall
+    /// (slower: the kernel's perf path runs for every syscall). `auto` tries `tp_btf` first.
+    pub syscall_probes: SyscallProbes,
     /// Only these are observed (each list, when not empty, must match).
     pub include: Filter,
     /// These are never observed.
@@ -33,7 +37,8 @@ impl Default for Config {
             tcp: Toggle::default(),
             l7: L7Config::default(),
             disk: Toggle::default(),
-            process: Toggle::default(),
+            process: ProcessConfig::default(),
+            syscall_probes: SyscallProbes::Auto,
             include: Filter::default(),
             exclude: Filter::default(),
         }
@@ -67,6 +72,9 @@ pub struct L7Config {
     pub sampling_ratio: f64,
     /// Requests kept in the kernel awaiting their response (LRU beyond that).
     pub max_pending_requests: u32,
+    /// Plaintext of TLS connections, read by uprobes on OpenSSL's `SSL_read`/`SSL_write` and Go's
+    /// `crypto/tls`; the encrypted bytes on the socket are never parsed.
+    pub tls: Toggle,
 }
 
 impl Default for L7Config {
@@ -77,8 +85,42 @@ impl Default for L7Config {
             export_payload: false,
             sampling_ratio: 1.0,
             max_pending_requests: 4096,
+            tls: Toggle::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyscallProbes {
+    Auto,
+    TpBtf,
+    Tracepoint,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessConfig {
+    pub enabled: bool,
+    /// `redacted` (the default) replaces the values of arguments that look like secrets
+    /// (`--password=…`, `--token …`, `-p…`, credentials in URLs) with `***`; `raw` keeps argv as is.
+    pub command_line: CommandLine,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig {
+            enabled: true,
+            command_line: CommandLine::Redacted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandLine {
+    Redacted,
+    Raw,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]

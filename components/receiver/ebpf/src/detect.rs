@@ -12,6 +12,14 @@ unsafe extern "C" {
         prev: u32,
         stream: *mut u64,
     ) -> u32;
+    fn ft_host_detect_request_of(
+        proto: u32,
+        b: *const u8,
+        len: u32,
+        size: u32,
+        stream: *mut u64,
+    ) -> u32;
+    fn ft_host_tls_record(b: *const u8, len: u32) -> i32;
     fn ft_host_parse_response(
         proto: u32,
         b: *const u8,
@@ -67,4 +75,29 @@ pub fn response(protocol: Protocol, bytes: &[u8]) -> Option<(u64, u32)> {
         )
     };
     (found != 0).then_some((stream, status))
+}
+
+/// What the kernel makes of a request-side buffer on a socket already known to speak `protocol`:
+/// only that protocol's detector runs. Its stream id if it is a request.
+pub fn request_of(protocol: Protocol, bytes: &[u8]) -> Option<u64> {
+    let mut stream = 0u64;
+    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    // SAFETY: as in `request`.
+    let proto = unsafe {
+        ft_host_detect_request_of(
+            raw(Some(protocol)),
+            bytes.as_ptr(),
+            len,
+            bytes.len() as u32,
+            &mut stream,
+        )
+    };
+    (proto != 0).then_some(stream)
+}
+
+/// Whether a socket's first request-side bytes are a TLS record (its bytes are then not parsed).
+pub fn tls_record(bytes: &[u8]) -> bool {
+    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    // SAFETY: the C reads at most `len` bytes of `bytes`.
+    unsafe { ft_host_tls_record(bytes.as_ptr(), len) != 0 }
 }

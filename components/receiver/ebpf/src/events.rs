@@ -20,6 +20,9 @@ pub const EV_EXEC: u32 = 10;
 pub const EV_EXIT: u32 = 11;
 pub const EV_OOM_KILL: u32 = 12;
 
+pub const L7_TLS: u8 = 1;
+pub const L7_NO_SPAN: u8 = 2;
+
 pub const ROLE_CLIENT: u8 = 1;
 pub const ROLE_SERVER: u8 = 2;
 
@@ -159,7 +162,9 @@ pub struct L7Header {
     pub response_len: u32,
     pub capture_size: u32,
     pub role: u8,
-    pub pad: [u8; 3],
+    /// `L7_TLS`, `L7_NO_SPAN`
+    pub flags: u8,
+    pub pad: [u8; 2],
     pub tuple: Tuple,
     pub comm: [u8; COMM_LEN],
 }
@@ -188,8 +193,108 @@ pub struct SockEntry {
     pub tuple: Tuple,
     pub role: u8,
     pub proto: u8,
-    pub pad: [u8; 6],
+    /// FT_SOCK_* in ferrotel.bpf.c: IGNORED 1, TLS 2, NOT_L7 4, PENDING 8
+    pub flags: u8,
+    pub misses: u8,
+    pub pad: [u8; 4],
 }
+
+pub const SOCK_IGNORED: u8 = 1;
+
+/// `struct ft_l7_key` in events.h: one series of the kernel's L7 statistics.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct L7Key {
+    pub tgid: u32,
+    pub status: u32,
+    pub port: u16,
+    pub protocol: u8,
+    pub role: u8,
+    pub family: u8,
+    pub flags: u8,
+    pub pad: [u8; 2],
+    pub addr: [u8; 16],
+}
+
+impl L7Key {
+    /// The server's address.
+    pub fn address(&self) -> IpAddr {
+        let tuple = Tuple {
+            saddr: self.addr,
+            daddr: [0; 16],
+            sport: 0,
+            dport: 0,
+            family: u16::from(self.family),
+            transport: 0,
+            pad: 0,
+        };
+        tuple.source()
+    }
+}
+
+pub const L7_BUCKETS: usize = 15;
+
+/// `struct ft_l7_stats`: a count, the sum of durations and the latency histogram's buckets.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct L7Stats {
+    pub count: u64,
+    pub sum_ns: u64,
+    pub buckets: [u64; L7_BUCKETS],
+}
+
+impl L7Stats {
+    pub fn add(&mut self, other: &L7Stats) {
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+    }
+
+    /// What was added since `earlier` (the kernel's values only grow while the key exists).
+    pub fn since(&self, earlier: &L7Stats) -> L7Stats {
+        let mut delta = L7Stats {
+            count: self.count.saturating_sub(earlier.count),
+            sum_ns: self.sum_ns.saturating_sub(earlier.sum_ns),
+            buckets: [0; L7_BUCKETS],
+        };
+        for (i, bucket) in delta.buckets.iter_mut().enumerate() {
+            *bucket = self.buckets[i].saturating_sub(earlier.buckets[i]);
+        }
+        delta
+    }
+}
+
+/// `struct ft_request_key` and the start of `struct ft_request_meta`: requests awaiting responses.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RequestKey {
+    pub sock_key: u64,
+    pub stream: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RequestMeta {
+    pub start_ns: u64,
+    pub proto: u32,
+    pub size: u32,
+    pub len: u32,
+    pub sampled: u32,
+    pub head: [u8; 128],
+}
+
+// SAFETY: #[repr(C)] structs of integers and byte arrays with explicit padding: every bit
+// pattern is a valid value, as aya requires of map keys and values.
+unsafe impl aya::Pod for L7Key {}
+unsafe impl aya::Pod for L7Stats {}
+unsafe impl aya::Pod for RequestKey {}
+unsafe impl aya::Pod for RequestMeta {}
+
+const _: () = assert!(size_of::<L7Key>() == 32);
+const _: () = assert!(size_of::<L7Stats>() == 136);
+const _: () = assert!(size_of::<RequestMeta>() == 152);
 
 // SAFETY: a #[repr(C)] struct of integers and byte arrays with explicit padding: every bit
 // pattern is a valid value, as aya requires of map values.

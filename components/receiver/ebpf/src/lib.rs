@@ -8,12 +8,16 @@ pub mod config;
 pub mod detect;
 pub mod events;
 pub mod factory;
+mod kernel_maps;
 pub mod loader;
 pub mod metrics;
 pub mod names;
 pub mod otlp;
+pub mod privileges;
 pub mod procinfo;
 pub mod receiver;
 mod selfmetrics;
+mod spans;
+mod tls;
 
 pub use factory::EbpfReceiverFactory;

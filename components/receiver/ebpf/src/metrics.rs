@@ -129,6 +129,28 @@ impl MetricStore {
         }
     }
 
+    /// Adds a histogram counted elsewhere (the kernel's L7 statistics), bucketed with `BUCKETS`.
+    pub fn merge_histogram(
+        &mut self,
+        metric: &'static str,
+        process: Option<&Arc<ProcessInfo>>,
+        attributes: Attributes,
+        buckets: &[u64],
+        sum_seconds: f64,
+    ) {
+        debug_assert_eq!(buckets.len(), BUCKETS.len() + 1);
+        if let Some(value) = self.value(metric, process, attributes) {
+            if value.counts.is_empty() {
+                value.counts = vec![0; BUCKETS.len() + 1];
+            }
+            for (count, add) in value.counts.iter_mut().zip(buckets) {
+                *count += add;
+            }
+            value.sum += sum_seconds;
+            value.count += buckets.iter().sum::<u64>();
+        }
+    }
+
     /// The series of an exited process are reported once more, then forgotten.
     pub fn process_exited(&mut self, pid: u32) {
         if self.resources.contains_key(&pid) {

@@ -32,6 +32,11 @@ impl From<i64> for AttributeValue {
         AttributeValue(any_value::Value::IntValue(v))
     }
 }
+impl From<bool> for AttributeValue {
+    fn from(v: bool) -> Self {
+        AttributeValue(any_value::Value::BoolValue(v))
+    }
+}
 impl From<Vec<u8>> for AttributeValue {
     fn from(v: Vec<u8>) -> Self {
         AttributeValue(any_value::Value::BytesValue(v))

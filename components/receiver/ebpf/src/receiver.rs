@@ -7,13 +7,12 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{MapData, PerCpuArray, RingBuf};
 use ferrotel_core::component::{CreateSettings, Lifecycle, SignalConsumers};
 use ferrotel_core::signal::{Signal, Telemetry};
 use ferrotel_core::telemetry::ReceiverMetrics;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{Notify, watch};
@@ -21,7 +20,8 @@ use tokio::task::JoinHandle;
 
 use crate::aggregate::{Aggregator, unix_ns};
 use crate::config::Config;
-use crate::events::{Record, SockEntry};
+use crate::events::Record;
+use crate::kernel_maps::KernelMaps;
 use crate::loader;
 use crate::selfmetrics::KernelCounters;
 
@@ -42,6 +42,8 @@ struct Shared {
     aggregator: Mutex<Aggregator>,
     /// Woken when `SPANS_PER_FLUSH` spans wait.
     spans_ready: Notify,
+    /// TLS uprobes (l7.tls), told of every exec; they stay attached while this lives.
+    tls: Option<crate::tls::Attacher>,
 }
 
 struct Running {
@@ -65,7 +67,9 @@ impl Lifecycle for EbpfReceiver {
     async fn start(&self) -> anyhow::Result<()> {
         let id = self.set.id.to_string();
         let config = self.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || loader::load(&config)).await?;
+        let spans_wanted = self.next.get(Signal::Traces).is_some();
+        let loaded =
+            tokio::task::spawn_blocking(move || loader::load(&config, spans_wanted)).await?;
         let mut loaded = match loaded {
             Ok(loaded) => loaded,
             Err(err) => {
@@ -79,10 +83,14 @@ impl Lifecycle for EbpfReceiver {
         for (program, why) in &loaded.failed {
             tracing::warn!(receiver = %id, program, "ebpf program not attached, its signal is missing: {why}");
         }
-        tracing::info!(receiver = %id, programs = loaded.attached, "ebpf programs attached");
+        tracing::info!(
+            receiver = %id,
+            programs = loaded.attached,
+            syscall_probes = loaded.syscall_probes,
+            "ebpf programs attached"
+        );
         let ring = RingBuf::try_from(loaded.ebpf.take_map("events").expect("events map"))?;
-        let sockets: BpfHashMap<MapData, u64, SockEntry> =
-            BpfHashMap::try_from(loaded.ebpf.take_map("sockets").expect("sockets map"))?;
+        let maps = KernelMaps::new(&mut loaded.ebpf, "/proc")?;
         let counters: PerCpuArray<MapData, u64> =
             PerCpuArray::try_from(loaded.ebpf.take_map("counters").expect("counters map"))?;
         // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which deregisters it
@@ -94,9 +102,16 @@ impl Lifecycle for EbpfReceiver {
         let shared = Arc::new(Shared {
             aggregator: Mutex::new(aggregator),
             spans_ready: Notify::new(),
+            tls: crate::tls::Attacher::start(&self.config, &mut loaded.ebpf),
         });
         let kernel = KernelCounters::new(&self.set, counters);
         let (stop, stopped) = watch::channel(false);
+        // least privilege: once every component has started, keep only what running needs
+        tokio::spawn(crate::privileges::drop_when_started(
+            self.config.clone(),
+            self.set.host.clone(),
+            stopped.clone(),
+        ));
         // the programs stay attached as long as `ebpf` lives: the reader task owns it
         let ebpf = loaded.ebpf;
         let reader = tokio::spawn(read_ring(ring, shared.clone(), stopped.clone(), ebpf));
@@ -106,7 +121,7 @@ impl Lifecycle for EbpfReceiver {
             self.next.clone(),
             self.set.telemetry.receiver(&self.set.id, "ebpf"),
             kernel,
-            sockets,
+            maps,
             stopped,
         ));
         *self.running.lock().unwrap() = Some(Running {
@@ -165,6 +180,9 @@ fn drain(ring: &mut RingBuf<MapData>, shared: &Shared) {
     let mut aggregator = shared.aggregator.lock().unwrap();
     while let Some(item) = ring.next() {
         if let Some(record) = Record::parse(&item) {
+            if let (Record::Exec(exec), Some(tls)) = (&record, &shared.tls) {
+                tls.exec(exec.tgid);
+            }
             aggregator.observe(record);
         }
     }
@@ -179,7 +197,7 @@ async fn flush_loop(
     next: SignalConsumers,
     metrics: ReceiverMetrics,
     mut kernel: KernelCounters,
-    sockets: BpfHashMap<MapData, u64, SockEntry>,
+    mut maps: KernelMaps,
     mut stopped: watch::Receiver<bool>,
 ) {
     let aggregator = &shared.aggregator;
@@ -192,9 +210,8 @@ async fn flush_loop(
             _ = flush.tick() => { send_spans_and_logs(aggregator, &next, &metrics).await; false }
             _ = shared.spans_ready.notified() => { send_spans_and_logs(aggregator, &next, &metrics).await; false }
             _ = collect.tick() => {
-                kernel.update(aggregator);
-                let open: Vec<(u64, SockEntry)> = sockets.iter().filter_map(Result::ok).collect();
-                aggregator.lock().unwrap().open_sockets(open);
+                maps.collect(&mut aggregator.lock().unwrap());
+                kernel.update(aggregator, maps.expired_requests);
                 send_metrics(aggregator, &next, &metrics, start_ns).await;
                 false
             }
@@ -239,11 +256,11 @@ async fn send_spans_and_logs(
         let mut aggregator = aggregator.lock().unwrap();
         (aggregator.take_spans(), aggregator.take_logs())
     };
-    if !spans.is_empty() {
-        let request = ExportTraceServiceRequest {
-            resource_spans: spans,
-        };
-        deliver(next, metrics, Telemetry::from_traces(request)).await;
+    if let Some(spans) = spans {
+        match Telemetry::from_encoded(Signal::Traces, spans) {
+            Ok(data) => deliver(next, metrics, data).await,
+            Err(err) => tracing::error!("ebpf: spans encoded wrongly, dropped: {err}"),
+        }
     }
     if !logs.is_empty() {
         let request = ExportLogsServiceRequest {

@@ -20,14 +20,25 @@ const KERNEL: [(u32, &str); 4] = [
     (3, "pending_map_full"),
 ];
 
-const USER: [&str; 3] = ["series_limit", "pending_spans_limit", "pending_logs_limit"];
+/// `requests_unanswered`: requests the kernel kept 60 s without seeing their response, removed.
+const USER: [&str; 4] = [
+    "series_limit",
+    "pending_spans_limit",
+    "pending_logs_limit",
+    "requests_unanswered",
+];
+
+/// Record kinds, in the order of `Aggregator::records`.
+const RECORDS: [&str; 3] = ["event", "l7", "exec"];
 
 pub struct KernelCounters {
     map: PerCpuArray<MapData, u64>,
     lost: Family<Labels, Counter>,
+    records: Family<Labels, Counter>,
+    seen_records: [u64; 3],
     receiver: String,
     seen: [u64; 4],
-    seen_user: [u64; 3],
+    seen_user: [u64; 4],
 }
 
 impl KernelCounters {
@@ -38,12 +49,21 @@ impl KernelCounters {
             "Kernel events and user-space items the ebpf receiver could not keep, by reason",
             lost.clone(),
         );
+        let records = Family::<Labels, Counter>::default();
+        set.telemetry.register(
+            "otelcol_receiver_ebpf_records",
+            "Records the kernel side sent to the ebpf receiver, by type (exchanges that are not \
+             spans are counted in the kernel and send none)",
+            records.clone(),
+        );
         let counters = KernelCounters {
             map,
             lost,
+            records,
+            seen_records: [0; 3],
             receiver: set.id.to_string(),
             seen: [0; 4],
-            seen_user: [0; 3],
+            seen_user: [0; 4],
         };
         // every reason is reported from the start, at 0: "nothing lost" is an answer too
         for reason in KERNEL.iter().map(|(_, r)| *r).chain(USER) {
@@ -61,7 +81,7 @@ impl KernelCounters {
     }
 
     /// Adds what was lost since the last call.
-    pub fn update(&mut self, aggregator: &Mutex<Aggregator>) {
+    pub fn update(&mut self, aggregator: &Mutex<Aggregator>, expired_requests: u64) {
         for (slot, (index, reason)) in KERNEL.iter().enumerate() {
             let Ok(values) = self.map.get(index, 0) else {
                 continue;
@@ -75,10 +95,22 @@ impl KernelCounters {
             aggregator.metrics.dropped,
             aggregator.dropped_spans,
             aggregator.dropped_logs,
+            expired_requests,
         ];
         for (slot, (reason, total)) in USER.iter().zip(totals).enumerate() {
             self.inc(reason, total.saturating_sub(self.seen_user[slot]));
             self.seen_user[slot] = total;
+        }
+        for (slot, kind) in RECORDS.iter().enumerate() {
+            let total = aggregator.records[slot];
+            let labels = vec![
+                ("receiver".to_string(), self.receiver.clone()),
+                ("type".to_string(), kind.to_string()),
+            ];
+            self.records
+                .get_or_create(&labels)
+                .inc_by(total.saturating_sub(self.seen_records[slot]));
+            self.seen_records[slot] = total;
         }
     }
 }

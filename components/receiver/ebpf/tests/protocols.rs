@@ -181,3 +181,32 @@ fn look_alikes_are_not_taken_for_a_protocol() {
         assert_eq!(request(bytes, false, None), None, "{bytes:?}");
     }
 }
+
+#[test]
+fn a_known_protocol_is_the_only_one_tried() {
+    use ferrotel_receiver_ebpf::detect::request_of;
+    let get = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+    let redis = b"*1\r\n$4\r\nPING\r\n";
+    assert_eq!(request_of(Http, get), Some(0));
+    assert_eq!(request_of(Redis, redis), Some(0));
+    // what another protocol would take is not a request on this socket
+    assert_eq!(request_of(Redis, get), None);
+    assert_eq!(request_of(Http, redis), None);
+    assert_eq!(request(redis, false, None), Some((Redis, 0)));
+    // HTTP/2 frames without a preface are requests once the socket is known to speak it
+    let later = h2_frame(1, 0x5, 7, &[0x82]);
+    assert_eq!(request_of(Http2, &later), Some(7));
+}
+
+#[test]
+fn tls_records_are_recognised_and_plaintext_is_not() {
+    use ferrotel_receiver_ebpf::detect::tls_record;
+    // the first bytes of a ClientHello (curl, OpenSSL 3) and of application data
+    assert!(tls_record(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
+    assert!(tls_record(&[0x17, 0x03, 0x03, 0x00, 0x45, 0xaa]));
+    assert!(!tls_record(b"GET / HTTP/1.1\r\n"));
+    assert!(!tls_record(b"*1\r\n$4\r\nPING\r\n"));
+    // a record longer than TLS allows, and a truncated header
+    assert!(!tls_record(&[0x17, 0x03, 0x03, 0xff, 0xff]));
+    assert!(!tls_record(&[0x16, 0x03, 0x01]));
+}

@@ -1,0 +1,3 @@
+module ferrotel.test/tlspeer
+
+go 1.21

@@ -9,7 +9,10 @@
  * - Go crypto/tls (register ABI, amd64): (*Conn).Write and (*Conn).Read, an entry uprobe and one
  *   uprobe at every RET of the function (a uretprobe rewrites the return address on the stack,
  *   which Go's stack copying and traceback cannot stand). State is kept per goroutine: one that
- *   parks in Read may resume on another thread. The fd is read from the Conn itself.
+ *   parks in Read may resume on another thread. The fd is read from the Conn itself. Write is
+ *   reported at its entry, where the plaintext is all there: at its return would be too late in
+ *   a client whose reading goroutine gets the response first. A 1-byte Read is held back and
+ *   joined to the next Read (`go_tls_byte`).
  *
  * User space (components/receiver/ebpf/src/tls.rs) finds the functions and attaches these programs;
  * the BPF cookie says which function a probe sits on. */
@@ -18,7 +21,7 @@
 #error "tls.bpf.h needs ft_task_get() and ft_tls_data() from l7.bpf.h, included first"
 #endif
 
-/* Cookies of the OpenSSL probes (tls.rs: SSL_FUNCTIONS). */
+/* Cookies of the OpenSSL probes (components/receiver/ebpf/src/tls/elf.rs: SSL_FUNCTIONS). */
 #define FT_SSL_WRITE 0
 #define FT_SSL_READ 1
 #define FT_SSL_WRITE_EX 2
@@ -152,6 +155,23 @@ struct {
 	__type(value, struct ft_go_call);
 } go_tls_calls SEC(".maps");
 
+/* A 1-byte Read, by *tls.Conn: net/http's server reads one byte in the background while a handler
+ * runs (connReader.backgroundRead), and when the client's next request comes in meanwhile, that
+ * is its first byte; the server's bufio.Reader then reads the rest right after it in the same
+ * buffer. The byte is kept here and reported with the Read that follows it in memory. */
+struct ft_go_conn_key {
+	__u64 conn;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ft_go_conn_key);
+	__type(value, __u8);
+} go_tls_byte SEC(".maps");
+
 /* The socket under a *tls.Conn, as laid out by Go 1.17 to 1.26 on amd64 (checked with reflect on
  * go1.26: `conn net.Conn` is tls.Conn's first field, an interface (itab, data); data is the
  * *net.TCPConn, whose first field (through the embedded net.conn) is `fd *netFD`; netFD starts
@@ -185,11 +205,21 @@ int ft_go_tls_enter(struct pt_regs *ctx)
 		return 0;
 	struct ft_go_key key = {.g = ctx->r14, .tgid = id >> 32};
 	struct ft_go_call c = {.conn = ctx->ax, .buf = ctx->bx, .out = bpf_get_attach_cookie(ctx) != 0};
+	/* a function whose stack must grow runs its first instruction twice (morestack jumps back to
+	 * it): the same call, not a second one */
+	struct ft_go_call *prev = bpf_map_lookup_elem(&go_tls_calls, &key);
+	int again = prev && prev->conn == c.conn && prev->buf == c.buf && prev->out == c.out;
 	bpf_map_update_elem(&go_tls_calls, &key, &c, BPF_ANY);
+	long size = ctx->cx;
+	if (!c.out || again || size <= 0)
+		return 0;
+	long fd = go_conn_fd(c.conn);
+	if (fd >= 0)
+		ft_tls_data(id >> 32, fd, c.buf, size, 1);
 	return 0;
 }
 
-/* At each RET: n in RAX (err in RBX, RCX); R14 is still the goroutine. */
+/* At each RET: n in RAX (err in RBX, RCX); R14 is still the goroutine. Read reports here. */
 SEC("uprobe")
 int ft_go_tls_return(struct pt_regs *ctx)
 {
@@ -201,11 +231,26 @@ int ft_go_tls_return(struct pt_regs *ctx)
 	struct ft_go_call c = *pending;
 	bpf_map_delete_elem(&go_tls_calls, &key);
 	long n = ctx->ax;
-	if (n <= 0)
+	if (c.out || n <= 0)
+		return 0; /* a Write was reported at its entry */
+	struct ft_go_conn_key ckey = {.conn = c.conn, .tgid = id >> 32};
+	__u8 byte = 0;
+	if (n == 1) {
+		if (bpf_probe_read_user(&byte, 1, (void *)c.buf) == 0)
+			bpf_map_update_elem(&go_tls_byte, &ckey, &byte, BPF_ANY);
 		return 0;
+	}
+	__u8 *kept = bpf_map_lookup_elem(&go_tls_byte, &ckey);
+	if (kept) {
+		if (bpf_probe_read_user(&byte, 1, (void *)(c.buf - 1)) == 0 && byte == *kept) {
+			c.buf -= 1;
+			n += 1;
+		}
+		bpf_map_delete_elem(&go_tls_byte, &ckey);
+	}
 	long fd = go_conn_fd(c.conn);
 	if (fd < 0)
 		return 0;
-	ft_tls_data(id >> 32, fd, c.buf, n, c.out);
+	ft_tls_data(id >> 32, fd, c.buf, n, 0);
 	return 0;
 }

@@ -2,7 +2,8 @@
 // (integration-tests/tests/ebpf_tls.rs). HTTP/1.1 only, so the plaintext is text.
 //
 //	tlspeer server <addr> <cert.pem> <key.pem>   serves 200 "hello <path>" for every path
-//	tlspeer client <url>                         GETs the URL (any certificate), prints the status
+//	tlspeer client <url> [n]                     GETs the URL n times (default 1) over one
+//	                                             connection (any certificate), prints the statuses
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -43,15 +45,21 @@ func main() {
 				TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
 			},
 		}
-		resp, err := client.Get(os.Args[2])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+		n := 1
+		if len(os.Args) > 3 {
+			n, _ = strconv.Atoi(os.Args[3])
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		fmt.Println(resp.StatusCode)
-		fmt.Print(string(body))
+		for i := 0; i < n; i++ {
+			resp, err := client.Get(os.Args[2])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			fmt.Println(resp.StatusCode)
+			fmt.Print(string(body))
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
 		os.Exit(2)

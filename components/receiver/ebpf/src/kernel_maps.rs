@@ -101,7 +101,10 @@ impl KernelMaps {
                 .or_insert_with(|| alive(&self.proc_root, tgid));
             if !is_alive {
                 let _ = self.sockets.remove(&key);
-                self.judged.remove(&tgid);
+                // the pid may be reused by a process the filters let through
+                if self.judged.remove(&tgid) {
+                    let _ = self.denied.remove(&tgid);
+                }
                 continue;
             }
             if self.judged.insert(tgid) && !aggregator.process_allowed(tgid) {

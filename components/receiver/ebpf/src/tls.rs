@@ -7,7 +7,7 @@
 //! What gets attached:
 //! - a mapping whose file name starts with `libssl.so` (OpenSSL 1.1 and 3), and an executable
 //!   with OpenSSL linked in: an entry uprobe and a uretprobe on each of `SSL_write`, `SSL_read`,
-//!   `SSL_write_ex` and `SSL_read_ex`;
+//!   `SSL_write_ex` and `SSL_read_ex`, and an entry uprobe on `SSL_set_fd`;
 //! - a Go (≥ 1.18, amd64) executable with a symbol table: an entry uprobe on
 //!   `crypto/tls.(*Conn).Write` and `.Read`, and a uprobe on every RET instruction of each (found by
 //!   decoding the function), never a uretprobe, which breaks Go's stack handling.
@@ -19,8 +19,9 @@
 //! may be lost); and every process every 30 s (libraries loaded late by long-lived processes).
 //!
 //! How: a tracefs `uprobe_events` probe opened as a tracepoint perf event and linked to the
-//! program with a BPF cookie naming the function. Not the `uprobe` PMU, which since Linux 6.17
-//! wants CAP_SYS_ADMIN: after start the receiver keeps only CAP_PERFMON (perf events),
+//! program with a BPF cookie naming the function. Not the `uprobe` PMU (aya's way), whose
+//! perf_event_open fails without CAP_SYS_ADMIN (measured on Linux 6.18, with CAP_PERFMON): after
+//! start the receiver keeps only CAP_PERFMON (perf events),
 //! CAP_DAC_READ_SEARCH (the files) and CAP_SYS_PTRACE (/proc/<pid>/maps and exe), and linking an
 //! already-loaded program needs nothing more. The probes are removed when the receiver stops.
 

@@ -202,7 +202,9 @@ fn a_known_protocol_is_the_only_one_tried() {
 fn tls_records_are_recognised_and_plaintext_is_not() {
     use ferrotel_receiver_ebpf::detect::tls_record;
     // the first bytes of a ClientHello (curl, OpenSSL 3) and of application data
-    assert!(tls_record(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
+    assert!(tls_record(&[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc
+    ]));
     assert!(tls_record(&[0x17, 0x03, 0x03, 0x00, 0x45, 0xaa]));
     assert!(!tls_record(b"GET / HTTP/1.1\r\n"));
     assert!(!tls_record(b"*1\r\n$4\r\nPING\r\n"));

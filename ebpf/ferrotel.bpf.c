@@ -31,6 +31,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
+/* the fd of a connect seen first in inet_sock_set_state, before its exit tells it */
+#define FT_FD_UNKNOWN 0xffffffffULL
 
 /* Set by the receiver at load time. */
 /* l7.export_payload: payloads up to capture_size go to user space and onto spans */
@@ -68,6 +70,7 @@ struct {
 #define FT_SOCK_TLS 2     /* its bytes are TLS records: only a TLS library's plaintext is parsed */
 #define FT_SOCK_NOT_L7 4  /* nothing recognisable in FT_MAX_MISSES requests: no longer read */
 #define FT_SOCK_PENDING 8 /* a request without a stream id awaits its response */
+#define FT_SOCK_PLAIN 16  /* a protocol was recognised in its syscalls' bytes: not TLS */
 
 /* Requests on a socket of unknown protocol before it is given up on: enough for the handshakes
  * that come before the first query (PostgreSQL's startup and SCRAM, MySQL's login). */
@@ -83,7 +86,10 @@ struct ft_sock {
 	__u8 proto; /* what it spoke last */
 	__u8 flags;
 	__u8 misses;
-	__u8 pad[4];
+	__u32 request_size;
+	/* The request awaiting its response, for protocols without stream ids and exchanges that
+	 * will not be spans: kept here, it costs no `requests` map update, lookup and delete. */
+	__u64 request_start_ns;
 };
 
 /* Not LRU: a full map refuses (counted), where an LRU one would silently forget a socket that is
@@ -255,6 +261,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ft_l7_event);
 } scratch_l7 SEC(".maps");
+
+/* A request kept in its socket, as complete_exchange takes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ft_request_meta);
+} scratch_meta SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -446,13 +460,22 @@ static __always_inline void addr_tuple(__u64 addr, struct ft_tuple *t)
 	}
 }
 
-static __always_inline void on_connect_exit(__u64 id, long ret)
+/* connect() returned `ret`. With tp_btf there is no entry program: `fd` and `addr` come from the
+ * registers, and a pending entry exists only if a SYN left (inet_sock_set_state made it). The
+ * fallback's entry program made one for every connect, with the arguments. */
+static __always_inline void on_connect_exit(__u64 id, long ret, __u64 fd, __u64 addr)
 {
+	struct ft_pending_connect p = {.fd = fd, .addr = addr, .start_ns = bpf_ktime_get_ns()};
 	struct ft_pending_connect *pending = bpf_map_lookup_elem(&pending_connect, &id);
-	if (!pending)
-		return;
-	struct ft_pending_connect p = *pending;
-	bpf_map_delete_elem(&pending_connect, &id);
+	if (pending) {
+		p.start_ns = pending->start_ns;
+		p.syn_sent = pending->syn_sent;
+		if (pending->fd != FT_FD_UNKNOWN) {
+			p.fd = pending->fd;
+			p.addr = pending->addr;
+		}
+		bpf_map_delete_elem(&pending_connect, &id);
+	}
 	__u32 tgid = id >> 32;
 	if (ret == 0 || ret == -EINPROGRESS) {
 		follow_socket(tgid, p.fd, FT_ROLE_CLIENT);
@@ -502,12 +525,18 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 
 	if (old == TCP_CLOSE && new == TCP_SYN_SENT) {
-		/* runs inside connect(): the current task is the one connecting */
-		struct ft_pending_connect *p = bpf_map_lookup_elem(&pending_connect, &id);
-		if (!p)
+		/* runs inside connect(): the current task is the one connecting. Without an entry
+		 * program (tp_btf) the connect is timed from here and its fd learnt at its exit. */
+		if (is_self(id))
 			return 0;
-		p->syn_sent = 1;
-		struct ft_connecting c = {.sock_key = sock_key(id >> 32, p->fd), .start_ns = p->start_ns};
+		struct ft_pending_connect *p = bpf_map_lookup_elem(&pending_connect, &id);
+		struct ft_pending_connect fresh = {.fd = FT_FD_UNKNOWN, .start_ns = bpf_ktime_get_ns(), .syn_sent = 1};
+		if (p)
+			p->syn_sent = 1;
+		else if (bpf_map_update_elem(&pending_connect, &id, &fresh, BPF_ANY))
+			count(FT_CNT_PENDING_FULL);
+		struct ft_pending_connect *now = p ? p : &fresh;
+		struct ft_connecting c = {.sock_key = sock_key(id >> 32, now->fd), .start_ns = now->start_ns};
 		bpf_map_update_elem(&connecting, &sk, &c, BPF_ANY);
 		return 0;
 	}
@@ -570,6 +599,22 @@ static __always_inline void on_close_enter(__u64 id, __u64 fd)
 	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
 	if (s)
 		forget_socket(key, s);
+}
+
+/* close() returned 0 (tp_btf: no entry program). Another thread may already have been given the
+ * same fd number for a new socket and followed it: then the fd names the entry's socket again. */
+static __always_inline void on_close_exit(__u64 id, long ret, __u64 fd)
+{
+	if (ret != 0)
+		return;
+	__u64 key = sock_key(id >> 32, fd);
+	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s)
+		return;
+	struct sock *now = fd_sock(fd);
+	if (now && (__u64)now == s->sk)
+		return;
+	forget_socket(key, s);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")

@@ -155,15 +155,17 @@ static __always_inline int count_exchange(const struct ft_sock *s, __u32 tgid, _
 	return 1;
 }
 
+/* `in_map`: the request is in `requests` (else in its socket), and is deleted from there. */
 static __always_inline void complete_exchange(struct ft_sock *s, __u32 tgid, __u64 fd, struct ft_request_key *rkey,
-					      struct ft_request_meta *req, struct ft_request *resp, __u32 resp_size,
-					      __u32 status, __u8 flags)
+					      struct ft_request_meta *req, int in_map, struct ft_request *resp,
+					      __u32 resp_size, __u32 status, __u8 flags)
 {
 	__u64 now = bpf_ktime_get_ns();
 	if (!req->sampled && req->proto != FT_PROTO_DNS) {
 		int counted = count_exchange(s, tgid, req->proto, status, now - req->start_ns, flags);
 		if (counted) {
-			bpf_map_delete_elem(&requests, rkey);
+			if (in_map)
+				bpf_map_delete_elem(&requests, rkey);
 			return;
 		}
 		flags |= FT_L7_NO_SPAN; /* the statistics are full: user space counts this one */
@@ -209,7 +211,8 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u32 tgid, __u
 		resp_len = FT_MAX_CAPTURE;
 	bpf_probe_read_kernel(e->payload + cap, resp_len, resp->payload.bytes);
 	e->response_len = resp_len;
-	bpf_map_delete_elem(&requests, rkey);
+	if (in_map)
+		bpf_map_delete_elem(&requests, rkey);
 	/* only what was captured is written: the request's bytes, then the response's at `cap` */
 	if (resp_len > 0)
 		emit(e, FT_L7_HEADER_SIZE + cap + resp_len);
@@ -251,11 +254,19 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 			if (role == FT_ROLE_UNKNOWN)
 				s->role = out ? FT_ROLE_CLIENT : FT_ROLE_SERVER;
 			s->proto = proto;
+			if (!tls)
+				s->flags |= FT_SOCK_PLAIN;
 			if (proto == FT_PROTO_HTTP2 && rkey.stream == 0)
 				return; /* the preface alone */
 			buf->meta.start_ns = bpf_ktime_get_ns();
 			buf->meta.proto = proto;
 			buf->meta.sampled = proto != FT_PROTO_DNS && bpf_get_prandom_u32() < span_threshold;
+			if (!buf->meta.sampled && !streamed(proto)) {
+				s->request_start_ns = buf->meta.start_ns;
+				s->request_size = size;
+				s->flags |= FT_SOCK_PENDING;
+				return;
+			}
 			/* the whole capture only when it leaves the process (and for DNS, whose question
 			 * user space reads); a span otherwise needs only the bytes already read */
 			int full = send_payload ? buf->meta.sampled || proto == FT_PROTO_DNS : proto == FT_PROTO_DNS;
@@ -282,15 +293,29 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 	__u32 status = 0;
 	if (!ft_parse_response(s->proto, buf->payload.bytes, n, size, &rkey.stream, &status))
 		return;
+	s->flags &= ~FT_SOCK_PENDING;
+	if (s->request_start_ns && !streamed(s->proto)) {
+		struct ft_request_meta *req = bpf_map_lookup_elem(&scratch_meta, &zero);
+		if (!req)
+			return;
+		req->start_ns = s->request_start_ns;
+		req->proto = s->proto;
+		req->size = s->request_size;
+		req->len = 0;
+		req->sampled = 0;
+		s->request_start_ns = 0;
+		buf->meta.len = 0;
+		complete_exchange(s, tgid, fd, &rkey, req, 0, buf, size, status, flags);
+		return;
+	}
 	struct ft_request_meta *req = bpf_map_lookup_elem(&requests, &rkey);
 	if (!req)
 		return;
-	s->flags &= ~FT_SOCK_PENDING;
 	capture(buf, src, limit, send_payload && (req->sampled || req->proto == FT_PROTO_DNS));
-	complete_exchange(s, tgid, fd, &rkey, req, buf, size, status, flags);
+	complete_exchange(s, tgid, fd, &rkey, req, 1, buf, size, status, flags);
 }
 
-/* ---- data syscalls: entry and exit ---- */
+/* ---- data syscalls ---- */
 
 static __always_inline void on_io_enter(__u64 id, __u64 fd, __u64 buf, __u64 dest, __u32 kind, __u8 out,
 					__u8 socket_call)
@@ -314,27 +339,34 @@ static __always_inline void on_io_enter(__u64 id, __u64 fd, __u64 buf, __u64 des
 		return;
 	t->fd = fd;
 	t->buf = buf;
-	t->addr = kind == FT_IO_BUF && out ? dest : 0;
+	t->addr = dest;
 	t->kind = kind;
 	t->out = out;
 	t->socket_call = socket_call;
 	t->io_active = 1;
 }
 
-static __always_inline void on_io_exit(__u64 id, long ret)
+/* The exit of a data syscall: `ret` bytes moved through `fd`; its arguments as the syscall got
+ * them (from the registers with tp_btf, from the task storage entry's record otherwise). */
+static __always_inline void io_exit(__u64 id, long ret, __u64 fd, __u64 buf, __u64 dest, __u32 kind, __u8 out,
+				    __u8 socket_call)
 {
-	struct ft_task *t = ft_task_lookup();
-	if (!t || !t->io_active)
-		return;
-	t->io_active = 0;
 	if (ret <= 0)
 		return;
 	__u32 tgid = id >> 32;
-	__u64 fd = t->fd;
 	__u64 key = sock_key(tgid, fd);
 	struct ft_sock *s = bpf_map_lookup_elem(&sockets, &key);
+	struct ft_task *t = NULL;
 	if (!s) {
-		/* a socket from before the receiver started, or an unconnected UDP one */
+		/* a socket from before the receiver started, an unconnected UDP one, or, inside a
+		 * TLS call, any socket */
+		if (!socket_call) {
+			if (!tls_enabled)
+				return;
+			t = ft_task_lookup();
+			if (!t || !t->tls_active)
+				return;
+		}
 		s = follow_socket(tgid, fd, FT_ROLE_UNKNOWN);
 		if (!s)
 			return;
@@ -342,32 +374,47 @@ static __always_inline void on_io_exit(__u64 id, long ret)
 	if (s->flags & FT_SOCK_IGNORED)
 		return;
 	__u64 size = ret;
-	if (t->kind == FT_IO_MMSG) {
+	if (kind == FT_IO_MMSG) {
 		/* ret counts messages; the first one's length is in its mmsghdr */
 		unsigned int first = 0;
-		bpf_probe_read_user(&first, sizeof(first), (void *)(t->buf + __builtin_offsetof(struct mmsghdr, msg_len)));
+		bpf_probe_read_user(&first, sizeof(first), (void *)(buf + __builtin_offsetof(struct mmsghdr, msg_len)));
 		size = first;
 	}
-	if (t->out)
+	if (out)
 		__sync_fetch_and_add(&s->bytes_sent, size);
 	else
 		__sync_fetch_and_add(&s->bytes_received, size);
-	if (t->tls_active) {
-		/* the encrypted side of SSL_read/SSL_write: tls.bpf.h reports the plaintext */
-		if (t->tls_fd < 0)
-			t->tls_fd = fd;
-		s->flags |= FT_SOCK_TLS;
-		return;
+	/* a socket whose plaintext was recognised here is not a TLS library's: no need to ask */
+	if (tls_enabled && !(s->flags & FT_SOCK_PLAIN)) {
+		if (!t)
+			t = ft_task_lookup();
+		if (t && t->tls_active) {
+			/* the encrypted side of SSL_read/SSL_write: tls.bpf.h reports the plaintext */
+			if (t->tls_fd < 0)
+				t->tls_fd = fd;
+			s->flags |= FT_SOCK_TLS;
+			return;
+		}
 	}
-	if (!l7_enabled || size == 0 || (s->flags & (FT_SOCK_TLS | FT_SOCK_NOT_L7)) || !wants_bytes(s, t->out))
+	if (!l7_enabled || size == 0 || (s->flags & (FT_SOCK_TLS | FT_SOCK_NOT_L7)) || !wants_bytes(s, out))
 		return;
-	__u64 limit = size, addr = t->addr;
-	__u64 src = first_buffer(t->kind, t->buf, t->out, &addr, &limit);
+	__u64 limit = size, addr = kind == FT_IO_BUF && out ? dest : 0;
+	__u64 src = first_buffer(kind, buf, out, &addr, &limit);
 	if (!src)
 		return;
-	if (s->tuple.transport == FT_IPPROTO_UDP && t->out && addr && s->tuple.dport == 0)
+	if (s->tuple.transport == FT_IPPROTO_UDP && out && addr && s->tuple.dport == 0)
 		addr_tuple(addr, &s->tuple);
-	l7_data(s, key, tgid, fd, src, limit, size, t->out, 0);
+	l7_data(s, key, tgid, fd, src, limit, size, out, 0);
+}
+
+/* The fallback's exit: the arguments were kept by on_io_enter. */
+static __always_inline void on_io_exit(__u64 id, long ret)
+{
+	struct ft_task *t = ft_task_lookup();
+	if (!t || !t->io_active)
+		return;
+	t->io_active = 0;
+	io_exit(id, ret, t->fd, t->buf, t->addr, t->kind, t->out, t->socket_call);
 }
 
 /* Plaintext `size` bytes at user address `buf`, written (`out`) or read by the application

@@ -80,7 +80,7 @@ static __always_inline void syscall_exit(__u64 id, long nr, long ret)
 		on_io_exit(id, ret);
 		break;
 	case FT_NR_connect:
-		on_connect_exit(id, ret);
+		on_connect_exit(id, ret, 0, 0); /* the entry program kept fd and address */
 		break;
 	case FT_NR_accept:
 	case FT_NR_accept4:
@@ -111,19 +111,11 @@ static __always_inline int followed(long nr)
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(ft_sys_enter, struct pt_regs *regs, long nr)
-{
-	if (!followed(nr))
-		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
-	if (is_self(id))
-		return 0;
-	/* x86-64 passes syscall arguments in di, si, dx, r10, r8, r9 */
-	syscall_enter(id, nr, regs->di, regs->si, regs->r8);
-	return 0;
-}
-
+/* With tp_btf no entry program is needed: at exit the registers still hold the arguments the
+ * syscall was called with (x86-64: di, si, dx, r10, r8, r9; only ax changes), so one program
+ * does it all, and nothing is kept per thread. A connect is timed from its SYN (inet_sock_set_state in
+ * ferrotel.bpf.c), a close handled once done. An entry program would cost every syscall of
+ * every process one more BPF run. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ft_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -133,7 +125,57 @@ int BPF_PROG(ft_sys_exit, struct pt_regs *regs, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (is_self(id))
 		return 0;
-	syscall_exit(id, nr, ret);
+	/* one inlined copy of io_exit: its arguments vary, not its code */
+	__u32 kind = FT_IO_BUF;
+	__u8 out = 0, socket_call = 0;
+	__u64 dest = 0;
+	switch (nr) {
+	case FT_NR_read:
+		break;
+	case FT_NR_write:
+		out = 1;
+		break;
+	case FT_NR_readv:
+		kind = FT_IO_IOV;
+		break;
+	case FT_NR_writev:
+		kind = FT_IO_IOV;
+		out = 1;
+		break;
+	case FT_NR_recvfrom:
+		socket_call = 1;
+		break;
+	case FT_NR_sendto:
+		out = socket_call = 1;
+		dest = regs->r8;
+		break;
+	case FT_NR_recvmsg:
+		kind = FT_IO_MSG;
+		socket_call = 1;
+		break;
+	case FT_NR_sendmsg:
+		kind = FT_IO_MSG;
+		out = socket_call = 1;
+		break;
+	case FT_NR_recvmmsg:
+		kind = FT_IO_MMSG;
+		socket_call = 1;
+		break;
+	case FT_NR_sendmmsg:
+		kind = FT_IO_MMSG;
+		out = socket_call = 1;
+		break;
+	case FT_NR_connect:
+		on_connect_exit(id, ret, regs->di, regs->si);
+		return 0;
+	case FT_NR_close:
+		on_close_exit(id, ret, regs->di);
+		return 0;
+	default:
+		syscall_exit(id, nr, ret);
+		return 0;
+	}
+	io_exit(id, ret, regs->di, regs->si, dest, kind, out, socket_call);
 	return 0;
 }
 

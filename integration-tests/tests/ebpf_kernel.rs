@@ -205,9 +205,10 @@ fn an_excluded_port_is_not_followed() {
 fn a_full_requests_map_is_counted() {
     assert_root();
     let recorder = RecorderServer::start();
+    // requests that will be spans wait in the `requests` map (the others in their socket)
     let ferrotel = start(
         "    l7:\n      max_pending_requests: 1\n",
-        &["metrics"],
+        &["traces", "metrics"],
         &recorder,
     );
     // three clients wait at once on a server that answers after a second: one request fits

@@ -193,10 +193,11 @@ pub struct SockEntry {
     pub tuple: Tuple,
     pub role: u8,
     pub proto: u8,
-    /// FT_SOCK_* in ferrotel.bpf.c: IGNORED 1, TLS 2, NOT_L7 4, PENDING 8
+    /// FT_SOCK_* in ferrotel.bpf.c: IGNORED 1, TLS 2, NOT_L7 4, PENDING 8, PLAIN 16
     pub flags: u8,
     pub misses: u8,
-    pub pad: [u8; 4],
+    pub request_size: u32,
+    pub request_start_ns: u64,
 }
 
 pub const SOCK_IGNORED: u8 = 1;
@@ -300,7 +301,7 @@ const _: () = assert!(size_of::<RequestMeta>() == 152);
 // pattern is a valid value, as aya requires of map values.
 unsafe impl aya::Pod for SockEntry {}
 
-const _: () = assert!(size_of::<SockEntry>() == 72);
+const _: () = assert!(size_of::<SockEntry>() == 80);
 
 // The same numbers as FT_EVENT_SIZE, FT_L7_HEADER_SIZE and FT_EXEC_EVENT_SIZE in events.h.
 const _: () = assert!(size_of::<Event>() == 128);

@@ -28,8 +28,7 @@ pub const PROGRAMS: &[(&str, &str, &str)] = &[
 ];
 
 /// (program, raw tracepoint) of the syscall dispatchers.
-const SYSCALL_DISPATCHERS: &[(&str, &str)] =
-    &[("ft_sys_enter", "sys_enter"), ("ft_sys_exit", "sys_exit")];
+const SYSCALL_DISPATCHERS: &[(&str, &str)] = &[("ft_sys_exit", "sys_exit")];
 
 /// The fallback: one perf-event tracepoint per followed syscall (category `syscalls`).
 const SYSCALL_TRACEPOINTS: &[&str] = &[

@@ -108,6 +108,7 @@ struct ft_l7_event {
 /* ft_l7_event.flags */
 #define FT_L7_TLS 1     /* read from a TLS library's plaintext, not from the socket */
 #define FT_L7_NO_SPAN 2 /* for the metrics only: the in-kernel statistics were full */
+#define FT_L7_COUNTED 4 /* a span whose exchange l7_stats counted already: not for the metrics */
 
 /* In-kernel L7 statistics (metrics only, no record per exchange): per process, protocol, role,
  * server address and status; read by user space at each collection. */

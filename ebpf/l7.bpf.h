@@ -161,14 +161,17 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u32 tgid, __u
 					      __u32 resp_size, __u32 status, __u8 flags)
 {
 	__u64 now = bpf_ktime_get_ns();
-	if (!req->sampled && req->proto != FT_PROTO_DNS) {
+	/* every exchange but DNS (whose series name the question) is counted here, spans too: it
+	 * costs the kernel one per-CPU lookup, and user space the building of a series key */
+	if (req->proto != FT_PROTO_DNS) {
 		int counted = count_exchange(s, tgid, req->proto, status, now - req->start_ns, flags);
-		if (counted) {
+		if (counted && !req->sampled) {
 			if (in_map)
 				bpf_map_delete_elem(&requests, rkey);
 			return;
 		}
-		flags |= FT_L7_NO_SPAN; /* the statistics are full: user space counts this one */
+		/* not counted: the statistics are full, user space counts this one */
+		flags |= counted ? FT_L7_COUNTED : req->sampled ? 0 : FT_L7_NO_SPAN;
 	}
 	__u32 zero = 0;
 	struct ft_l7_event *e = bpf_map_lookup_elem(&scratch_l7, &zero);

@@ -305,7 +305,8 @@ impl Aggregator {
             self.metrics.add("dns.requests", p, attrs.clone(), 1);
             self.metrics
                 .record("dns.request.duration", p, attrs, seconds);
-        } else {
+        } else if h.flags & events::L7_COUNTED == 0 {
+            // the kernel counted it otherwise (l7_stats), unless its statistics were full
             let attrs = l7_attributes(protocol, server, server_addr, server_port, h.status, tls);
             self.metrics.add("l7.requests", p, attrs.clone(), 1);
             self.metrics

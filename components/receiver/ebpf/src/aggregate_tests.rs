@@ -333,3 +333,22 @@ fn kernel_statistics_deltas() {
     assert_eq!(delta.buckets[2], 1);
     assert_eq!(delta.buckets[0], 0);
 }
+
+#[test]
+fn a_span_the_kernel_already_counted_is_not_counted_twice() {
+    let mut agg = aggregator(Config::default());
+    let mut record = l7(200);
+    if let Record::L7(event) = &mut record {
+        event.header.flags = L7_COUNTED;
+    }
+    agg.observe(record);
+    assert_eq!(take_spans(&mut agg).len(), 1, "still a span");
+    let host = agg.host.clone();
+    let out = agg.metrics.collect(0, 1, &host);
+    let counted = out
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .any(|m| m.name == "l7.requests");
+    assert!(!counted, "the kernel's l7_stats count it");
+}

@@ -22,6 +22,7 @@ pub const EV_OOM_KILL: u32 = 12;
 
 pub const L7_TLS: u8 = 1;
 pub const L7_NO_SPAN: u8 = 2;
+pub const L7_COUNTED: u8 = 4;
 
 pub const ROLE_CLIENT: u8 = 1;
 pub const ROLE_SERVER: u8 = 2;

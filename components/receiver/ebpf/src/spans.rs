@@ -157,19 +157,35 @@ impl SpanWriter {
         }
         self.count = 0;
         let scope = scope().encode_to_vec();
-        let mut out = Vec::new();
-        let mut scope_spans = Vec::new();
-        let mut resource_spans = Vec::new();
-        for (_, pending) in self.by_pid.drain() {
-            scope_spans.clear();
-            len_field(&mut scope_spans, 1, &scope);
-            scope_spans.extend_from_slice(&pending.spans);
-            resource_spans.clear();
-            let resource = process_resource(&pending.process, host).encode_to_vec();
-            len_field(&mut resource_spans, 1, &resource);
-            len_field(&mut resource_spans, 2, &scope_spans);
-            len_field(&mut out, 1, &resource_spans);
+        let tagged = |len: usize| 1 + varint_len(len as u64) + len;
+        // lengths first, so that each span's bytes are copied once, into place
+        let parts: Vec<(Vec<u8>, Pending)> = self
+            .by_pid
+            .drain()
+            .map(|(_, pending)| {
+                let resource = process_resource(&pending.process, host).encode_to_vec();
+                (resource, pending)
+            })
+            .collect();
+        let sizes: Vec<(usize, usize)> = parts
+            .iter()
+            .map(|(resource, pending)| {
+                let scope_spans = tagged(scope.len()) + pending.spans.len();
+                (scope_spans, tagged(resource.len()) + tagged(scope_spans))
+            })
+            .collect();
+        let total: usize = sizes.iter().map(|&(_, rs)| tagged(rs)).sum();
+        let mut out = Vec::with_capacity(total);
+        for ((resource, pending), (scope_spans, resource_spans)) in parts.iter().zip(sizes) {
+            tag(&mut out, 1, LEN);
+            varint(&mut out, resource_spans as u64);
+            len_field(&mut out, 1, resource);
+            tag(&mut out, 2, LEN);
+            varint(&mut out, scope_spans as u64);
+            len_field(&mut out, 1, &scope);
+            out.extend_from_slice(&pending.spans);
         }
+        debug_assert_eq!(out.len(), total);
         Some(Bytes::from(out))
     }
 }

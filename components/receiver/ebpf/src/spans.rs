@@ -137,7 +137,8 @@ impl SpanWriter {
         encode_span(&mut self.scratch, span);
         let pending = self.by_pid.entry(process.pid).or_insert_with(|| Pending {
             process: process.clone(),
-            spans: Vec::new(),
+            // a busy process writes thousands of spans a flush: fewer regrowths of the buffer
+            spans: Vec::with_capacity(16 << 10),
         });
         len_field(&mut pending.spans, 2, &self.scratch);
         self.count += 1;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, the tests and the benchmark need beyond the Rust toolchain:
 # - for every build: clang and libbpf's headers, which compile the eBPF receiver's kernel programs;
-# - for the tests (not with `build`): a Python venv at <repo>/.venv with the packages pinned in
-#   integration-tests/python/requirements.txt.
+# - for the tests (not with `build`): nginx, curl and openssl for the ebpf receiver's TLS test, and
+#   a Python venv at <repo>/.venv with the packages pinned in integration-tests/python/requirements.txt.
 # Idempotent: does nothing when all of it is already there.
 #
 #   scripts/setup.sh          # everything
@@ -28,6 +28,15 @@ if [[ ${#build_packages[@]} -gt 0 ]]; then
 fi
 if [[ "${1:-}" == build ]]; then
     exit 0
+fi
+
+# The ebpf receiver's TLS test runs its own nginx (HTTPS, OpenSSL) with curl as the client.
+test_packages=()
+[[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null 2>&1 || test_packages+=(nginx)
+command -v curl >/dev/null 2>&1 || test_packages+=(curl)
+command -v openssl >/dev/null 2>&1 || test_packages+=(openssl)
+if [[ ${#test_packages[@]} -gt 0 ]]; then
+    apt_install "${test_packages[@]}"
 fi
 
 venv=.venv

@@ -31,7 +31,7 @@ for arg in "$@"; do
     esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(otlp_protobuf otlp_json decompress config)
+    targets=(otlp_protobuf otlp_json decompress config l7_parse)
 fi
 
 # --target keeps the instrumentation off build scripts and proc macros; --cfg fuzzing is what

@@ -336,7 +336,13 @@ fn http_exchange_is_a_server_and_a_client_span(p: &Pipeline) {
     assert_eq!(requests, 1.0);
 }
 
-fn span_from(p: &Pipeline, what: &str, pid: u32, protocol: &'static str, marker: String) {
+fn span_from(
+    p: &Pipeline,
+    what: &str,
+    pid: u32,
+    protocol: &'static str,
+    marker: String,
+) -> opentelemetry_proto::tonic::trace::v1::Span {
     let (resource, span) = p.wait(what, move |r| {
         spans(r).into_iter().find(|(res, span)| {
             get(res, "process.pid") == Some(pid.to_string())
@@ -352,6 +358,7 @@ fn span_from(p: &Pipeline, what: &str, pid: u32, protocol: &'static str, marker:
         Some("0"),
         "{span:?}"
     );
+    span
 }
 
 fn postgres_query_through_psql(p: &Pipeline) {
@@ -378,7 +385,15 @@ fn postgres_query_through_psql(p: &Pipeline) {
         "psql failed (is PostgreSQL up? scripts/servers.sh start): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    span_from(p, "the psql query", pid, "postgresql", marker);
+    let span = span_from(p, "the psql query", pid, "postgresql", marker.clone());
+    // semantic conventions, read in-process from the request; the literal is sanitised away
+    assert_eq!(span.name, "SELECT", "{span:?}");
+    let attr = |key| get(&span.attributes, key);
+    assert_eq!(attr("db.system.name").as_deref(), Some("postgresql"));
+    assert_eq!(attr("db.operation.name").as_deref(), Some("SELECT"));
+    let query = attr("db.query.text").unwrap_or_default();
+    assert_eq!(query, "select ? as probe", "{span:?}");
+    assert!(!query.contains(&marker));
 }
 
 fn redis_command_through_redis_cli(p: &Pipeline) {
@@ -395,7 +410,17 @@ fn redis_command_through_redis_cli(p: &Pipeline) {
         "redis-cli failed (is Redis up? scripts/servers.sh start): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    span_from(p, "the redis-cli command", pid, "redis", marker);
+    let span = span_from(p, "the redis-cli command", pid, "redis", marker.clone());
+    assert_eq!(span.name, "SET", "{span:?}");
+    assert_eq!(
+        get(&span.attributes, "db.system.name").as_deref(),
+        Some("redis")
+    );
+    // the key is kept, the value is not
+    assert_eq!(
+        get(&span.attributes, "db.query.text"),
+        Some(format!("SET {marker} ?"))
+    );
 }
 
 fn dns_query_to_the_local_resolver(p: &Pipeline) {

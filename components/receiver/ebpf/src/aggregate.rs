@@ -427,12 +427,23 @@ impl Aggregator {
         if h.flags & events::L7_TLS != 0 {
             attributes.push(("tls", Bool(true)));
         }
-        if protocol == Protocol::Http {
-            if let Some((method, path)) = http_request_line(&event.request) {
-                attributes.push(("http.request.method", Str(method)));
-                attributes.push(("url.path", Str(path)));
+        // semantic conventions from the request's first bytes, which stay in this process
+        let options = ferrotel_l7::Options {
+            sanitize: self.config.l7.sanitize,
+            ..Default::default()
+        };
+        let semantics =
+            ferrotel_l7::parse(l7_protocol(protocol), &event.request, h.status, &options);
+        if let Some(semantics) = &semantics {
+            for (key, value) in &semantics.attributes {
+                attributes.push((
+                    key,
+                    match value {
+                        ferrotel_l7::Value::Str(s) => Str(s),
+                        ferrotel_l7::Value::Int(i) => Int(*i),
+                    },
+                ));
             }
-            attributes.push(("http.response.status_code", Int(i64::from(h.status))));
         }
         let question = (protocol == Protocol::Dns)
             .then(|| dns_question(&event.request))
@@ -464,7 +475,9 @@ impl Aggregator {
             &SpanFields {
                 trace_id,
                 span_id,
-                name: protocol.as_str(),
+                name: semantics
+                    .as_ref()
+                    .map_or(protocol.as_str(), |s| s.name.as_str()),
                 kind: kind as i32,
                 start_unix_nano: end.saturating_sub(h.duration_ns),
                 end_unix_nano: end,
@@ -642,15 +655,20 @@ fn group<T>(
         .collect()
 }
 
-/// The method and path (without its query) of an HTTP/1.x request's first line.
-fn http_request_line(request: &[u8]) -> Option<(&str, &str)> {
-    let line = request.split(|&b| b == b'\r' || b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split(' ');
-    let method = parts.next().filter(|m| !m.is_empty())?;
-    let target = parts.next()?;
-    let path = target.split(['?', '#']).next()?;
-    Some((method, path))
+fn l7_protocol(protocol: Protocol) -> ferrotel_l7::Protocol {
+    use ferrotel_l7::Protocol as P;
+    match protocol {
+        Protocol::Http => P::Http,
+        Protocol::Http2 => P::Http2,
+        Protocol::Postgres => P::Postgres,
+        Protocol::Mysql => P::Mysql,
+        Protocol::Redis => P::Redis,
+        Protocol::Mongo => P::Mongo,
+        Protocol::Memcached => P::Memcached,
+        Protocol::Kafka => P::Kafka,
+        Protocol::Cassandra => P::Cassandra,
+        Protocol::Dns => P::Dns,
+    }
 }
 
 /// The attributes of `l7.requests` and `l7.request.duration`.

@@ -72,6 +72,9 @@ pub struct L7Config {
     pub sampling_ratio: f64,
     /// Requests kept in the kernel awaiting their response (LRU beyond that).
     pub max_pending_requests: u32,
+    /// Literals in queries (`db.query.text`) become `?`, Redis values are dropped; `false` keeps
+    /// the text as sent.
+    pub sanitize: bool,
     /// Plaintext of TLS connections, read by uprobes on OpenSSL's `SSL_read`/`SSL_write` and Go's
     /// `crypto/tls`; the encrypted bytes on the socket are never parsed.
     pub tls: Toggle,
@@ -85,6 +88,7 @@ impl Default for L7Config {
             export_payload: false,
             sampling_ratio: 1.0,
             max_pending_requests: 4096,
+            sanitize: true,
             tls: Toggle::default(),
         }
     }

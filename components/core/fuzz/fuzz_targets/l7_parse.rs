@@ -1,0 +1,46 @@
+//! L7 semantics (`ferrotel_l7::parse`) on the first bytes of a request as the eBPF receiver
+//! captures them, for every protocol. Byte 0 picks the options (bit 0: sanitize; the rest: the
+//! query length limit), the rest is the request. Never a panic, and the query text stays within
+//! the limit.
+#![no_main]
+
+use ferrotel_l7::{Options, Protocol, Value, parse};
+use libfuzzer_sys::fuzz_target;
+
+const ALL: [Protocol; 10] = [
+    Protocol::Http,
+    Protocol::Http2,
+    Protocol::Postgres,
+    Protocol::Mysql,
+    Protocol::Redis,
+    Protocol::Mongo,
+    Protocol::Memcached,
+    Protocol::Kafka,
+    Protocol::Cassandra,
+    Protocol::Dns,
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, request)) = data.split_first() else {
+        return;
+    };
+    let options = Options {
+        sanitize: pick & 1 == 0,
+        max_query_len: usize::from(pick >> 1) * 8,
+    };
+    for protocol in ALL {
+        for status in [0, 1, 200, 503] {
+            let Some(semantics) = parse(protocol, request, status, &options) else {
+                continue;
+            };
+            assert!(!semantics.name.is_empty());
+            if let Some((_, Value::Str(text))) = semantics
+                .attributes
+                .iter()
+                .find(|(key, _)| *key == "db.query.text")
+            {
+                assert!(text.len() <= options.max_query_len, "{text:?}");
+            }
+        }
+    }
+});

@@ -1,0 +1,141 @@
+//! L7 semantics: OpenTelemetry semantic-convention span names and attributes from the first bytes
+//! of a request as an eBPF probe captured it (at most a few hundred bytes, possibly cut mid-token)
+//! and the status the kernel parsed from the response.
+//!
+//! Nothing here allocates more than the input's size warrants or panics, whatever the bytes: every
+//! parser returns `None` for what it cannot read, and a sensible partial result for a truncated
+//! request whose beginning it can read.
+
+mod http;
+mod mysql;
+mod postgres;
+mod redis;
+mod sql;
+
+/// The protocols the kernel detects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Postgres,
+    Mysql,
+    Redis,
+    Mongo,
+    Memcached,
+    Kafka,
+    Cassandra,
+    Dns,
+}
+
+/// An attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+}
+
+/// What a request means, in the vocabulary of the semantic conventions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Semantics {
+    /// The span name per the conventions: "GET /users/{id}" (HTTP: method + templated route;
+    /// method alone when no path), "SELECT users" / "SELECT" (DB: db.operation.name +
+    /// db.collection.name when known), "GET" (Redis command).
+    pub name: String,
+    pub attributes: Vec<(&'static str, Value)>,
+}
+
+impl Semantics {
+    /// The value of the attribute `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    pub(crate) fn push_str(&mut self, key: &'static str, value: impl Into<String>) {
+        self.attributes.push((key, Value::Str(value.into())));
+    }
+}
+
+/// How much of a query to keep.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Replace literals (SQL) and values (Redis) with `?` in `db.query.text`.
+    pub sanitize: bool,
+    /// The longest `db.query.text`, in bytes (cut on a character boundary).
+    pub max_query_len: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sanitize: true,
+            max_query_len: 1024,
+        }
+    }
+}
+
+/// `request`: the first bytes of the request as the client sent it (may be truncated). `status`:
+/// what the kernel parsed (HTTP status code; DB: 0 ok, 1 error).
+pub fn parse(
+    protocol: Protocol,
+    request: &[u8],
+    status: u32,
+    options: &Options,
+) -> Option<Semantics> {
+    let mut semantics = match protocol {
+        Protocol::Http => {
+            let mut semantics = http::parse(request)?;
+            if status != 0 {
+                let code = i64::from(status);
+                semantics
+                    .attributes
+                    .push(("http.response.status_code", Value::Int(code)));
+                if status >= 500 {
+                    semantics.push_str("error.type", status.to_string());
+                }
+            }
+            return Some(semantics);
+        }
+        Protocol::Postgres => postgres::parse(request, options)?,
+        Protocol::Mysql => mysql::parse(request, options)?,
+        Protocol::Redis => redis::parse(request, options)?,
+        Protocol::Http2
+        | Protocol::Mongo
+        | Protocol::Memcached
+        | Protocol::Kafka
+        | Protocol::Cassandra
+        | Protocol::Dns => return None,
+    };
+    if status == 1 {
+        semantics.push_str("error.type", "_OTHER");
+    }
+    Some(semantics)
+}
+
+/// `bytes` as text: a multi-byte character cut at the end is dropped, other invalid bytes become
+/// U+FFFD.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes,
+        Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
+        Err(_) => bytes,
+    };
+    String::from_utf8_lossy(valid).into_owned()
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+pub(crate) fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

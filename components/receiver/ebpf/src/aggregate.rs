@@ -432,8 +432,7 @@ impl Aggregator {
             sanitize: self.config.l7.sanitize,
             ..Default::default()
         };
-        let semantics =
-            ferrotel_l7::parse(l7_protocol(protocol), &event.request, h.status, &options);
+        let semantics = ferrotel_l7::parse(protocol, &event.request, h.status, &options);
         if let Some(semantics) = &semantics {
             for (key, value) in &semantics.attributes {
                 attributes.push((
@@ -653,22 +652,6 @@ fn group<T>(
         .into_values()
         .map(|(process, items)| (process_resource(&process, host), items))
         .collect()
-}
-
-fn l7_protocol(protocol: Protocol) -> ferrotel_l7::Protocol {
-    use ferrotel_l7::Protocol as P;
-    match protocol {
-        Protocol::Http => P::Http,
-        Protocol::Http2 => P::Http2,
-        Protocol::Postgres => P::Postgres,
-        Protocol::Mysql => P::Mysql,
-        Protocol::Redis => P::Redis,
-        Protocol::Mongo => P::Mongo,
-        Protocol::Memcached => P::Memcached,
-        Protocol::Kafka => P::Kafka,
-        Protocol::Cassandra => P::Cassandra,
-        Protocol::Dns => P::Dns,
-    }
 }
 
 /// The attributes of `l7.requests` and `l7.request.duration`.

@@ -30,69 +30,8 @@ pub const ROLE_SERVER: u8 = 2;
 pub const TRANSPORT_TCP: u8 = 6;
 pub const TRANSPORT_UDP: u8 = 17;
 
-/// `enum ft_protocol`, with the `l7.protocol` value each is reported as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    Http,
-    Http2,
-    Postgres,
-    Mysql,
-    Redis,
-    Mongo,
-    Memcached,
-    Kafka,
-    Cassandra,
-    Dns,
-}
-
-impl Protocol {
-    pub fn from_raw(raw: u32) -> Option<Protocol> {
-        Some(match raw {
-            1 => Protocol::Http,
-            2 => Protocol::Http2,
-            3 => Protocol::Postgres,
-            4 => Protocol::Mysql,
-            5 => Protocol::Redis,
-            6 => Protocol::Mongo,
-            7 => Protocol::Memcached,
-            8 => Protocol::Kafka,
-            9 => Protocol::Cassandra,
-            10 => Protocol::Dns,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Http => "http",
-            Protocol::Http2 => "http2",
-            Protocol::Postgres => "postgresql",
-            Protocol::Mysql => "mysql",
-            Protocol::Redis => "redis",
-            Protocol::Mongo => "mongodb",
-            Protocol::Memcached => "memcached",
-            Protocol::Kafka => "kafka",
-            Protocol::Cassandra => "cassandra",
-            Protocol::Dns => "dns",
-        }
-    }
-
-    /// HTTP reports a status code; DNS an RCODE; the rest 0 for success and 1 for an error.
-    pub fn status_class(self, status: u32) -> &'static str {
-        match self {
-            Protocol::Http | Protocol::Http2 => match status {
-                100..=199 => "1xx",
-                200..=299 => "2xx",
-                300..=399 => "3xx",
-                400..=499 => "4xx",
-                500..=599 => "5xx",
-                _ => "unknown",
-            },
-            _ if status == 0 => "ok",
-            _ => "error",
-        }
-    }
-}
+/// `enum ft_protocol` of events.h: one type for the kernel's numbers and the L7 parsers.
+pub use ferrotel_l7::Protocol;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]

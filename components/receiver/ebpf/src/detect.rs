@@ -3,6 +3,10 @@
 
 use crate::events::{Protocol, TRANSPORT_TCP, TRANSPORT_UDP};
 
+/// What the kernel reads of a buffer to detect and parse it (`FT_DETECT_BYTES` in
+/// ferrotel.bpf.c): the tests see exactly that much, however long the buffer they give.
+pub const DETECT_BYTES: usize = 128;
+
 unsafe extern "C" {
     fn ft_host_detect_request(
         b: *const u8,
@@ -44,7 +48,7 @@ fn raw(protocol: Option<Protocol>) -> u32 {
 pub fn request(bytes: &[u8], udp: bool, prev: Option<Protocol>) -> Option<(Protocol, u64)> {
     let mut stream = 0u64;
     let transport = if udp { TRANSPORT_UDP } else { TRANSPORT_TCP };
-    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    let len = bytes.len().min(DETECT_BYTES) as u32;
     // SAFETY: the C reads at most `len` bytes of `bytes` and writes one u64 through `stream`.
     let proto = unsafe {
         ft_host_detect_request(
@@ -62,7 +66,7 @@ pub fn request(bytes: &[u8], udp: bool, prev: Option<Protocol>) -> Option<(Proto
 /// Whether a buffer is a response of `protocol`: its stream id and status.
 pub fn response(protocol: Protocol, bytes: &[u8]) -> Option<(u64, u32)> {
     let (mut stream, mut status) = (0u64, 0u32);
-    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    let len = bytes.len().min(DETECT_BYTES) as u32;
     // SAFETY: as in `request`; `status` is one u32.
     let found = unsafe {
         ft_host_parse_response(
@@ -81,7 +85,7 @@ pub fn response(protocol: Protocol, bytes: &[u8]) -> Option<(u64, u32)> {
 /// only that protocol's detector runs. Its stream id if it is a request.
 pub fn request_of(protocol: Protocol, bytes: &[u8]) -> Option<u64> {
     let mut stream = 0u64;
-    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    let len = bytes.len().min(DETECT_BYTES) as u32;
     // SAFETY: as in `request`.
     let proto = unsafe {
         ft_host_detect_request_of(
@@ -97,7 +101,7 @@ pub fn request_of(protocol: Protocol, bytes: &[u8]) -> Option<u64> {
 
 /// Whether a socket's first request-side bytes are a TLS record (its bytes are then not parsed).
 pub fn tls_record(bytes: &[u8]) -> bool {
-    let len = bytes.len().min(crate::events::MAX_CAPTURE) as u32;
+    let len = bytes.len().min(DETECT_BYTES) as u32;
     // SAFETY: the C reads at most `len` bytes of `bytes`.
     unsafe { ft_host_tls_record(bytes.as_ptr(), len) != 0 }
 }

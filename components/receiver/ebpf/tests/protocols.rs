@@ -212,3 +212,21 @@ fn tls_records_are_recognised_and_plaintext_is_not() {
     assert!(!tls_record(&[0x17, 0x03, 0x03, 0xff, 0xff]));
     assert!(!tls_record(&[0x16, 0x03, 0x01]));
 }
+
+#[test]
+fn what_lies_past_the_kernels_first_bytes_is_not_seen() {
+    use ferrotel_receiver_ebpf::detect::DETECT_BYTES;
+    // a client preface whose SETTINGS frame is long: its first HEADERS frame starts past the
+    // bytes the kernel reads, so the kernel learns the protocol but not the stream
+    let mut first = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    first.extend(h2_frame(4, 0, 0, &[0u8; 120])); // twenty settings
+    let headers_at = first.len();
+    first.extend(h2_frame(1, 0x4, 1, &[0x82, 0x86, 0x84]));
+    assert!(headers_at + 9 > DETECT_BYTES);
+    assert_eq!(request(&first, false, None), Some((Http2, 0)));
+    // the same request with a short SETTINGS frame is seen whole
+    let mut short = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    short.extend(h2_frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]));
+    short.extend(h2_frame(1, 0x4, 1, &[0x82, 0x86, 0x84]));
+    assert_eq!(request(&short, false, None), Some((Http2, 1)));
+}

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
-use opentelemetry_proto::tonic::trace::v1::span;
 
-use crate::config::{Config, Filter};
-use crate::events::{self, Event, ExecEvent, L7Event, Protocol, Record, Tuple};
+use crate::config::Config;
+use crate::events::{self, Event, ExecEvent, Record, Tuple};
 use crate::metrics::{Attributes, MetricStore};
-use crate::names::{DEFINITIONS, dns_question, errno_name, rcode_name};
+use crate::names::{DEFINITIONS, errno_name};
 use crate::otlp::{attribute, process_resource, scope};
 use crate::procinfo::{ProcessInfo, ProcessTable};
-use crate::spans::{SpanFields, SpanWriter};
+use crate::spans::SpanWriter;
+
+mod l7;
 
 /// Spans or log records waiting for the next flush beyond this are dropped (and counted).
 const MAX_PENDING: usize = 65_536;
@@ -117,38 +118,36 @@ impl Aggregator {
         self.processes.get(tgid, &events::c_str(comm))
     }
 
-    fn filter_matches(filter: &Filter, process: &ProcessInfo, ports: &[u16]) -> (bool, bool) {
-        // (any list set, every set list matches)
-        let mut all = true;
-        if !filter.ports.is_empty() {
-            all &= ports.iter().any(|p| filter.ports.contains(p));
-        }
-        if !filter.process_names.is_empty() {
-            all &= filter.process_names.contains(&process.executable_name);
-        }
-        if !filter.cgroup_paths.is_empty() {
-            all &= filter
-                .cgroup_paths
+    /// Whether the name and cgroup filters let this process be observed: every list set in
+    /// `include` matches, and nothing in `exclude` does.
+    fn process_passes(&self, process: &ProcessInfo) -> bool {
+        let in_cgroup = |prefixes: &[String]| {
+            prefixes
                 .iter()
-                .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()));
-        }
-        (!filter.is_empty(), all)
+                .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()))
+        };
+        let (include, exclude) = (&self.config.include, &self.config.exclude);
+        let included = (include.process_names.is_empty()
+            || include.process_names.contains(&process.executable_name))
+            && (include.cgroup_paths.is_empty() || in_cgroup(&include.cgroup_paths));
+        let excluded = exclude.process_names.contains(&process.executable_name)
+            || in_cgroup(&exclude.cgroup_paths);
+        included && !excluded
     }
 
     /// Whether the include/exclude filters let this process (and these ports) be observed.
     pub fn allowed(&self, process: &ProcessInfo, ports: &[u16]) -> bool {
-        let (set, matches) = Self::filter_matches(&self.config.include, process, ports);
-        if set && !matches {
-            return false;
-        }
-        let exclude = &self.config.exclude;
-        let by_port = ports.iter().any(|p| exclude.ports.contains(p));
-        let by_name = exclude.process_names.contains(&process.executable_name);
-        let by_cgroup = exclude
-            .cgroup_paths
-            .iter()
-            .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()));
-        !(by_port || by_name || by_cgroup)
+        let (include, exclude) = (&self.config.include.ports, &self.config.exclude.ports);
+        let ports_pass = (include.is_empty() || ports.iter().any(|p| include.contains(p)))
+            && !ports.iter().any(|p| exclude.contains(p));
+        ports_pass && self.process_passes(process)
+    }
+
+    /// The name and cgroup filters' verdict on a process, for the kernel (which applies the port
+    /// filters itself, per socket).
+    pub fn process_allowed(&mut self, tgid: u32) -> bool {
+        let process = self.processes.get(tgid, "");
+        self.process_passes(&process)
     }
 
     pub fn observe(&mut self, record: Record) {
@@ -275,215 +274,6 @@ impl Aggregator {
             let totals = (entry.bytes_sent, entry.bytes_received);
             self.add_io(&process, entry.sk, entry.role, &entry.tuple, totals);
         }
-    }
-
-    fn l7(&mut self, event: L7Event) {
-        let h = &event.header;
-        let Some(protocol) = Protocol::from_raw(h.protocol) else {
-            return;
-        };
-        let process = self.process(h.tgid, &h.comm);
-        if !self.allowed(&process, &[h.tuple.sport, h.tuple.dport]) {
-            return;
-        }
-        let server = h.role == events::ROLE_SERVER;
-        let (server_addr, server_port) = if server {
-            (h.tuple.source(), h.tuple.sport)
-        } else {
-            (h.tuple.destination(), h.tuple.dport)
-        };
-        let p = Some(&process);
-        let seconds = secs(h.duration_ns);
-        let tls = h.flags & events::L7_TLS != 0;
-        if protocol == Protocol::Dns {
-            let (name, qtype) = dns_question(&event.request).unwrap_or_default();
-            let attrs = vec![
-                ("dns.question.name", name),
-                ("dns.question.type", qtype),
-                ("dns.response.code", rcode_name(h.status)),
-            ];
-            self.metrics.add("dns.requests", p, attrs.clone(), 1);
-            self.metrics
-                .record("dns.request.duration", p, attrs, seconds);
-        } else if h.flags & events::L7_COUNTED == 0 {
-            // the kernel counted it otherwise (l7_stats), unless its statistics were full
-            let attrs = l7_attributes(protocol, server, server_addr, server_port, h.status, tls);
-            self.metrics.add("l7.requests", p, attrs.clone(), 1);
-            self.metrics
-                .record("l7.request.duration", p, attrs, seconds);
-        }
-        // the kernel sampled this exchange (l7.sampling_ratio) for a span, unless it came only
-        // because the kernel's statistics were full; DNS always comes, and is sampled here
-        if !self.spans_wanted || h.flags & events::L7_NO_SPAN != 0 {
-            return;
-        }
-        let ratio = self.config.l7.sampling_ratio;
-        if protocol == Protocol::Dns
-            && ratio < 1.0
-            && rand::Rng::random::<f64>(&mut self.rng) >= ratio
-        {
-            return;
-        }
-        if self.spans.len() >= MAX_PENDING {
-            self.dropped_spans += 1;
-            return;
-        }
-        self.span(&process, protocol, &event, server);
-    }
-
-    /// Exchanges the kernel counted and timed itself (`l7_stats`), since the last collection.
-    pub fn l7_counted(&mut self, key: &events::L7Key, delta: &events::L7Stats) {
-        let Some(protocol) = Protocol::from_raw(u32::from(key.protocol)) else {
-            return;
-        };
-        if delta.count == 0 {
-            return;
-        }
-        let process = self.processes.get(key.tgid, "");
-        if !self.allowed(&process, &[key.port]) {
-            return;
-        }
-        let server = key.role == events::ROLE_SERVER;
-        let tls = key.flags & events::L7_TLS != 0;
-        let attrs = l7_attributes(protocol, server, key.address(), key.port, key.status, tls);
-        let p = Some(&process);
-        self.metrics
-            .add("l7.requests", p, attrs.clone(), delta.count as i64);
-        self.metrics.merge_histogram(
-            "l7.request.duration",
-            p,
-            attrs,
-            &delta.buckets,
-            secs(delta.sum_ns),
-        );
-    }
-
-    /// Whether the name and cgroup filters let this process be observed (the port filters apply
-    /// in the kernel, per socket).
-    pub fn process_allowed(&mut self, tgid: u32) -> bool {
-        let process = self.processes.get(tgid, "");
-        let in_cgroup = |prefixes: &[String]| {
-            prefixes
-                .iter()
-                .any(|prefix| process.cgroup_path.starts_with(prefix.as_str()))
-        };
-        let (include, exclude) = (&self.config.include, &self.config.exclude);
-        let included = (include.process_names.is_empty()
-            || include.process_names.contains(&process.executable_name))
-            && (include.cgroup_paths.is_empty() || in_cgroup(&include.cgroup_paths));
-        let excluded = exclude.process_names.contains(&process.executable_name)
-            || in_cgroup(&exclude.cgroup_paths);
-        included && !excluded
-    }
-
-    fn span(
-        &mut self,
-        process: &Arc<ProcessInfo>,
-        protocol: Protocol,
-        event: &L7Event,
-        server: bool,
-    ) {
-        use crate::spans::Value::{Bool, Bytes, Int, Str};
-        use rand::RngCore;
-        let h = &event.header;
-        let end = self.unix_time(h.ts_ns);
-        let (client, server_side) = if server {
-            (
-                (h.tuple.destination(), h.tuple.dport),
-                (h.tuple.source(), h.tuple.sport),
-            )
-        } else {
-            (
-                (h.tuple.source(), h.tuple.sport),
-                (h.tuple.destination(), h.tuple.dport),
-            )
-        };
-        let transport = if h.tuple.transport == events::TRANSPORT_UDP {
-            "udp"
-        } else {
-            "tcp"
-        };
-        let (client_address, server_address) = (client.0.to_string(), server_side.0.to_string());
-        let mut attributes = Vec::with_capacity(20);
-        attributes.extend([
-            ("l7.protocol", Str(protocol.as_str())),
-            ("network.transport", Str(transport)),
-            (
-                "network.type",
-                Str(if client.0.is_ipv4() { "ipv4" } else { "ipv6" }),
-            ),
-            ("client.address", Str(&client_address)),
-            ("client.port", Int(i64::from(client.1))),
-            ("server.address", Str(&server_address)),
-            ("server.port", Int(i64::from(server_side.1))),
-            ("process.pid", Int(i64::from(h.tgid))),
-            ("l7.status", Int(i64::from(h.status))),
-            ("l7.request.size", Int(i64::from(h.request_size))),
-            ("l7.response.size", Int(i64::from(h.response_size))),
-        ]);
-        if h.stream_id != 0 {
-            attributes.push(("l7.stream_id", Int(h.stream_id as i64)));
-        }
-        if h.flags & events::L7_TLS != 0 {
-            attributes.push(("tls", Bool(true)));
-        }
-        // semantic conventions from the request's first bytes, which stay in this process
-        let options = ferrotel_l7::Options {
-            sanitize: self.config.l7.sanitize,
-            ..Default::default()
-        };
-        let semantics = ferrotel_l7::parse(protocol, &event.request, h.status, &options);
-        if let Some(semantics) = &semantics {
-            for (key, value) in &semantics.attributes {
-                attributes.push((
-                    key,
-                    match value {
-                        ferrotel_l7::Value::Str(s) => Str(s),
-                        ferrotel_l7::Value::Int(i) => Int(*i),
-                    },
-                ));
-            }
-        }
-        let question = (protocol == Protocol::Dns)
-            .then(|| dns_question(&event.request))
-            .flatten();
-        if let Some((name, qtype)) = &question {
-            attributes.push(("dns.question.name", Str(name)));
-            attributes.push(("dns.question.type", Str(qtype)));
-        }
-        if self.config.l7.export_payload {
-            attributes.push(("l7.request.payload", Bytes(&event.request)));
-            attributes.push(("l7.response.payload", Bytes(&event.response)));
-        }
-        let failed = match protocol {
-            Protocol::Http | Protocol::Http2 => h.status >= 500 || (!server && h.status >= 400),
-            Protocol::Dns => h.status != 0 && h.status != 3,
-            _ => h.status != 0,
-        };
-        let mut trace_id = [0u8; 16];
-        let mut span_id = [0u8; 8];
-        self.rng.fill_bytes(&mut trace_id);
-        self.rng.fill_bytes(&mut span_id);
-        let kind = if server {
-            span::SpanKind::Server
-        } else {
-            span::SpanKind::Client
-        };
-        self.spans.push(
-            process,
-            &SpanFields {
-                trace_id,
-                span_id,
-                name: semantics
-                    .as_ref()
-                    .map_or(protocol.as_str(), |s| s.name.as_str()),
-                kind: kind as i32,
-                start_unix_nano: end.saturating_sub(h.duration_ns),
-                end_unix_nano: end,
-                attributes: &attributes,
-                error: failed,
-            },
-        );
     }
 
     fn disk(&mut self, e: &Event) {
@@ -652,31 +442,6 @@ fn group<T>(
         .into_values()
         .map(|(process, items)| (process_resource(&process, host), items))
         .collect()
-}
-
-/// The attributes of `l7.requests` and `l7.request.duration`.
-fn l7_attributes(
-    protocol: Protocol,
-    server: bool,
-    server_addr: std::net::IpAddr,
-    server_port: u16,
-    status: u32,
-    tls: bool,
-) -> Attributes {
-    let mut attrs = vec![
-        ("l7.protocol", protocol.as_str().to_string()),
-        (
-            "l7.role",
-            if server { "server" } else { "client" }.to_string(),
-        ),
-        ("server.address", server_addr.to_string()),
-        ("server.port", server_port.to_string()),
-        ("l7.status_class", protocol.status_class(status).to_string()),
-    ];
-    if tls {
-        attrs.push(("tls", "true".to_string()));
-    }
-    attrs
 }
 
 fn secs(ns: u64) -> f64 {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, the tests and the benchmark need beyond the Rust toolchain:
 # - for every build: clang and libbpf's headers, which compile the eBPF receiver's kernel programs;
-# - for the tests (not with `build`): nginx, curl and openssl for the ebpf receiver's TLS test, and
+# - for the tests (not with `build`): nginx, curl and openssl for the ebpf receiver's TLS test, the L7
+#   protocol tests' servers (memcached, nats-server, mosquitto, zookeeper, rabbitmq-server), and
 #   a Python venv at <repo>/.venv with the packages pinned in integration-tests/python/requirements.txt.
 # Idempotent: does nothing when all of it is already there.
 #
@@ -35,7 +36,19 @@ test_packages=()
 [[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null 2>&1 || test_packages+=(nginx)
 command -v curl >/dev/null 2>&1 || test_packages+=(curl)
 command -v openssl >/dev/null 2>&1 || test_packages+=(openssl)
+# The L7 protocol tests' real servers; each test starts its own on loopback (integration-tests/tests/l7_*.rs).
+[[ -x /usr/bin/memcached ]] || test_packages+=(memcached)
+[[ -x /usr/sbin/nats-server ]] || test_packages+=(nats-server)
+[[ -x /usr/sbin/mosquitto ]] || test_packages+=(mosquitto mosquitto-clients)
+[[ -d /usr/share/zookeeper ]] || test_packages+=(zookeeper)
+[[ -x /usr/sbin/rabbitmq-server ]] || test_packages+=(rabbitmq-server)
 if [[ ${#test_packages[@]} -gt 0 ]]; then
+    # Debian's maintainer scripts would start these as system services; the tests run their own.
+    no_services=/usr/sbin/policy-rc.d
+    if [[ ! -e $no_services ]]; then
+        printf '#!/bin/sh\nexit 101\n' > "$no_services" && chmod +x "$no_services"
+        trap 'rm -f "$no_services"' EXIT
+    fi
     apt_install "${test_packages[@]}"
 fi
 

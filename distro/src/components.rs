@@ -16,6 +16,7 @@ pub fn registry() -> Registry {
         processors: vec![
             Arc::new(ferrotel_processor_batch::BatchProcessorFactory),
             Arc::new(ferrotel_processor_memory_limiter::MemoryLimiterProcessorFactory),
+            Arc::new(ferrotel_processor_l7protocol::L7ProtocolProcessorFactory),
         ],
         exporters: vec![
             Arc::new(ferrotel_exporter_otlp::OtlpExporterFactory),

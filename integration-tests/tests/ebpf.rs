@@ -13,13 +13,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use common::Ferrotel;
+use common::ebpf::{Pipeline, WAIT, assert_root};
 use ferrotel_integration_tests::otlp_query::{self, bytes, get, has, logs, max_value, spans};
 use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get, wait_for};
 use ferrotel_integration_tests::recorder::{Recorded, RecorderServer};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 fn port(var: &str, default: u16) -> u16 {
     std::env::var(var)
@@ -28,109 +26,11 @@ fn port(var: &str, default: u16) -> u16 {
         .unwrap_or(default)
 }
 
-fn assert_root() {
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc_geteuid() };
-    assert_eq!(
-        uid, 0,
-        "the ebpf tests load kernel programs and need root (CI runs as root)"
-    );
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 fn nonce() -> String {
     format!(
         "{:x}",
         std::process::id() as u64 * 1_000_003 + procs::free_port() as u64
     )
-}
-
-struct Pipeline {
-    a: Ferrotel,
-    _b: Ferrotel,
-    recorder: RecorderServer,
-}
-
-impl Pipeline {
-    fn start() -> Pipeline {
-        let recorder = RecorderServer::start();
-        let b_grpc = free_addr();
-        let b = Ferrotel::start(
-            "ferrotel-b",
-            &format!(
-                "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: {b_grpc}\n\
-                 exporters:\n  otlp:\n    endpoint: {}\n    tls:\n      insecure: true\n\
-                 service:\n{{telemetry}}  pipelines:\n{}",
-                recorder.addr,
-                pipelines("otlp", "otlp")
-            ),
-            &[b_grpc],
-        );
-        let health = free_addr();
-        let a = Ferrotel::start(
-            "ferrotel-a",
-            &format!(
-                "receivers:\n  ebpf:\n    collection_interval: 1s\n    flush_interval: 200ms\n\
-                 \x20   l7:\n      export_payload: true\n\
-                 exporters:\n  debug:\n  otlp:\n    endpoint: {b_grpc}\n    tls:\n      insecure: true\n\
-                 extensions:\n  health_check:\n    endpoint: {health}\n\
-                 service:\n  extensions: [health_check]\n{{telemetry}}  pipelines:\n{}",
-                pipelines("ebpf", "debug, otlp")
-            ),
-            &[health],
-        );
-        // the programs are attached once the receiver says so
-        let attached = wait_for(WAIT, || {
-            a.proc
-                .output()
-                .contains("ebpf programs attached")
-                .then_some(())
-        });
-        assert!(
-            attached.is_some(),
-            "A never attached its programs:\n{}",
-            a.proc.output()
-        );
-        Pipeline { a, _b: b, recorder }
-    }
-
-    /// Waits until `found` finds something in what reached the recorder.
-    fn wait<T>(&self, what: &str, found: impl Fn(&Recorded) -> Option<T>) -> T {
-        let mut last = None;
-        let result = wait_for(WAIT, || {
-            let snapshot = self.recorder.recorder.snapshot();
-            let hit = found(&snapshot);
-            last = Some(snapshot);
-            hit
-        });
-        result.unwrap_or_else(|| {
-            let last = last.unwrap_or_default();
-            panic!(
-                "{what}: not seen behind the second collector within {WAIT:?} ({} trace, {} metric, {} log requests arrived); A's output ends:\n{}",
-                last.traces.len(),
-                last.metrics.len(),
-                last.logs.len(),
-                tail(&self.a.proc.output(), 40)
-            )
-        })
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn pipelines(receiver: &str, exporters: &str) -> String {
-    ["traces", "metrics", "logs"]
-        .map(|s| {
-            format!("    {s}:\n      receivers: [{receiver}]\n      exporters: [{exporters}]\n")
-        })
-        .concat()
 }
 
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> (u32, std::process::Output) {
@@ -153,7 +53,7 @@ fn me() -> String {
 #[test]
 fn the_kernel_shows_connections_requests_dns_disk_and_processes() {
     assert_root();
-    let pipeline = Pipeline::start();
+    let pipeline = Pipeline::start("      export_payload: true\n      semconv_metrics: true\n");
     let pipeline = &pipeline;
     // each check waits for its own evidence; all run against one pair of collectors
     tcp_connect_to_a_closed_port_fails(pipeline);
@@ -334,6 +234,35 @@ fn http_exchange_is_a_server_and_a_client_span(p: &Pipeline) {
         )
     });
     assert_eq!(requests, 1.0);
+    // l7.semconv_metrics: the conventions' histograms, by method, status and templated route
+    let route = get(&server_span.attributes, "http.route").expect("the server span's route");
+    let (server_pid, port) = (server.pid().to_string(), addr.port().to_string());
+    let served = p.wait("http.server.request.duration", |r| {
+        max_value(
+            r,
+            "http.server.request.duration",
+            &[("process.pid", &server_pid)],
+            &[
+                ("http.request.method", "GET"),
+                ("http.response.status_code", "404"),
+                ("http.route", &route),
+            ],
+        )
+    });
+    assert_eq!(served, 1.0);
+    let asked = p.wait("http.client.request.duration", |r| {
+        max_value(
+            r,
+            "http.client.request.duration",
+            &[("process.pid", &client_pid.to_string())],
+            &[
+                ("http.request.method", "GET"),
+                ("http.response.status_code", "404"),
+                ("server.port", &port),
+            ],
+        )
+    });
+    assert_eq!(asked, 1.0);
 }
 
 fn span_from(

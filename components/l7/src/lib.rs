@@ -6,11 +6,26 @@
 //! parser returns `None` for what it cannot read, and a sensible partial result for a truncated
 //! request whose beginning it can read.
 
+mod amqp;
+mod cassandra;
+mod clickhouse;
+mod dubbo;
 mod http;
+mod kafka;
+mod memcached;
+mod mongo;
+mod mqtt;
 mod mysql;
+mod nats;
 mod postgres;
+mod red;
 mod redis;
+mod routes;
 mod sql;
+mod zookeeper;
+
+pub use red::{RedMetric, red_metric};
+pub use routes::{DEFAULT_MAX_ROUTES_PER_SERVICE, RouteLimit};
 
 /// The protocols the kernel detects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +40,12 @@ pub enum Protocol {
     Kafka,
     Cassandra,
     Dns,
+    Amqp,
+    Nats,
+    Mqtt,
+    Zookeeper,
+    Clickhouse,
+    Dubbo,
 }
 
 impl Protocol {
@@ -41,8 +62,21 @@ impl Protocol {
             8 => Protocol::Kafka,
             9 => Protocol::Cassandra,
             10 => Protocol::Dns,
+            11 => Protocol::Amqp,
+            12 => Protocol::Nats,
+            13 => Protocol::Mqtt,
+            14 => Protocol::Zookeeper,
+            15 => Protocol::Clickhouse,
+            16 => Protocol::Dubbo,
             _ => return None,
         })
+    }
+
+    /// From its name (`as_str`), as the ebpf receiver writes it in `l7.protocol`.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        (1..=16)
+            .filter_map(Protocol::from_raw)
+            .find(|p| p.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +91,12 @@ impl Protocol {
             Protocol::Kafka => "kafka",
             Protocol::Cassandra => "cassandra",
             Protocol::Dns => "dns",
+            Protocol::Amqp => "amqp",
+            Protocol::Nats => "nats",
+            Protocol::Mqtt => "mqtt",
+            Protocol::Zookeeper => "zookeeper",
+            Protocol::Clickhouse => "clickhouse",
+            Protocol::Dubbo => "dubbo",
         }
     }
 
@@ -151,12 +191,17 @@ pub fn parse(
         Protocol::Postgres => postgres::parse(request, options)?,
         Protocol::Mysql => mysql::parse(request, options)?,
         Protocol::Redis => redis::parse(request, options)?,
-        Protocol::Http2
-        | Protocol::Mongo
-        | Protocol::Memcached
-        | Protocol::Kafka
-        | Protocol::Cassandra
-        | Protocol::Dns => return None,
+        Protocol::Mongo => mongo::parse(request, options)?,
+        Protocol::Memcached => memcached::parse(request, options)?,
+        Protocol::Kafka => kafka::parse(request, options)?,
+        Protocol::Cassandra => cassandra::parse(request, options)?,
+        Protocol::Amqp => amqp::parse(request, options)?,
+        Protocol::Nats => nats::parse(request, options)?,
+        Protocol::Mqtt => mqtt::parse(request, options)?,
+        Protocol::Zookeeper => zookeeper::parse(request, options)?,
+        Protocol::Clickhouse => clickhouse::parse(request, options)?,
+        Protocol::Dubbo => dubbo::parse(request, options)?,
+        Protocol::Http2 | Protocol::Dns => return None,
     };
     if status == 1 {
         semantics.push_str("error.type", "_OTHER");

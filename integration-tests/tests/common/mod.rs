@@ -137,5 +137,6 @@ pub fn send_with_python_sdk(
         "unexpected sender output: {stdout}"
     );
 }
+pub mod ebpf;
 pub mod scrape;
 pub mod sdk_data;

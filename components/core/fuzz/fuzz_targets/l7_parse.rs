@@ -7,7 +7,7 @@
 use ferrotel_l7::{Options, Protocol, Value, parse};
 use libfuzzer_sys::fuzz_target;
 
-const ALL: [Protocol; 10] = [
+const ALL: [Protocol; 16] = [
     Protocol::Http,
     Protocol::Http2,
     Protocol::Postgres,
@@ -18,6 +18,12 @@ const ALL: [Protocol; 10] = [
     Protocol::Kafka,
     Protocol::Cassandra,
     Protocol::Dns,
+    Protocol::Amqp,
+    Protocol::Nats,
+    Protocol::Mqtt,
+    Protocol::Zookeeper,
+    Protocol::Clickhouse,
+    Protocol::Dubbo,
 ];
 
 fuzz_target!(|data: &[u8]| {

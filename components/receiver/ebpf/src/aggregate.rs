@@ -44,6 +44,8 @@ pub struct Aggregator {
     /// Records read from the ring buffer, by kind (connection/disk/process events, L7
     /// exchanges, execs): self-telemetry of what the kernel sends up.
     pub records: [u64; 3],
+    /// `http.route` values kept per executable (`l7.max_routes_per_service`).
+    pub routes: ferrotel_l7::RouteLimit,
     rng: rand::rngs::SmallRng,
 }
 
@@ -106,6 +108,7 @@ impl Aggregator {
             closed: Default::default(),
             spans_wanted: true,
             records: [0; 3],
+            routes: ferrotel_l7::RouteLimit::new(config.l7.max_routes_per_service),
             rng: rand::rngs::SmallRng::from_os_rng(),
         }
     }

@@ -352,3 +352,72 @@ fn a_span_the_kernel_already_counted_is_not_counted_twice() {
         .any(|m| m.name == "l7.requests");
     assert!(!counted, "the kernel's l7_stats count it");
 }
+
+fn http_request(path: &str, status: u32) -> Record {
+    let mut record = l7(status);
+    if let Record::L7(event) = &mut record {
+        event.request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes();
+    }
+    record
+}
+
+fn histogram_count(agg: &mut Aggregator, name: &str, attribute: (&str, &str)) -> u64 {
+    let host = agg.host.clone();
+    agg.metrics
+        .collect(0, 1, &host)
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .filter(|m| m.name == name)
+        .filter_map(|m| match &m.data {
+            Some(metric::Data::Histogram(h)) => Some(h),
+            _ => None,
+        })
+        .flat_map(|h| &h.data_points)
+        .filter(|p| value(&p.attributes, attribute.0).is_some_and(|v| v.contains(attribute.1)))
+        .map(|p| p.count)
+        .sum()
+}
+
+#[test]
+fn without_semantics_spans_are_named_after_their_protocol() {
+    let mut config = Config::default();
+    config.l7.semantics = false;
+    config.l7.export_payload = true;
+    let mut agg = aggregator(config);
+    agg.observe(http_request("/users/7", 200));
+    let spans = take_spans(&mut agg);
+    let span = &spans[0].scope_spans[0].spans[0];
+    assert_eq!(span.name, "http");
+    assert!(value(&span.attributes, "http.request.method").is_none());
+    assert!(value(&span.attributes, "l7.request.payload").is_some());
+}
+
+#[test]
+fn semconv_metrics_record_each_exchange_by_method_and_route() {
+    let mut config = Config::default();
+    config.l7.semconv_metrics = true;
+    config.l7.max_routes_per_service = 2;
+    let mut agg = aggregator(config);
+    agg.spans_wanted = false;
+    for path in ["/users/7", "/users/8", "/a", "/b", "/c"] {
+        agg.observe(http_request(path, 200));
+    }
+    // no traces pipeline: no span, but every exchange is in the conventions' histogram
+    assert!(take_spans(&mut agg).is_empty());
+    let by_route = |agg: &mut Aggregator, route| {
+        histogram_count(agg, "http.client.request.duration", ("http.route", route))
+    };
+    // client metrics carry no route (the conventions list it for servers only)
+    assert_eq!(by_route(&mut agg, "/users/{id}"), 0);
+    assert_eq!(
+        histogram_count(
+            &mut agg,
+            "http.client.request.duration",
+            ("http.request.method", "GET")
+        ),
+        5
+    );
+    // past two routes for curl, `/b` and `/c` lost theirs, and were counted
+    assert_eq!(agg.routes.overflowed, 2);
+}

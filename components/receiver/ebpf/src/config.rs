@@ -75,6 +75,18 @@ pub struct L7Config {
     /// Literals in queries (`db.query.text`) become `?`, Redis values are dropped; `false` keeps
     /// the text as sent.
     pub sanitize: bool,
+    /// Name spans and give them semantic-convention attributes from the request, in this
+    /// process. `false` leaves that to an `l7protocol` processor downstream, which needs
+    /// `export_payload`.
+    pub semantics: bool,
+    /// Also record the conventions' duration histograms (`http.server.request.duration`,
+    /// `db.client.operation.duration`, …) with method, route and operation. They need every
+    /// request's first bytes in user space, which costs what a span per exchange costs; the
+    /// `l7.*` metrics, counted in the kernel, need none.
+    pub semconv_metrics: bool,
+    /// Distinct `http.route` values kept per executable; past it a span has no route and is
+    /// named after its method (counted as `route_limit` in otelcol_receiver_ebpf_lost_events).
+    pub max_routes_per_service: usize,
     /// Plaintext of TLS connections, read by uprobes on OpenSSL's `SSL_read`/`SSL_write` and Go's
     /// `crypto/tls`; the encrypted bytes on the socket are never parsed.
     pub tls: Toggle,
@@ -89,6 +101,9 @@ impl Default for L7Config {
             sampling_ratio: 1.0,
             max_pending_requests: 4096,
             sanitize: true,
+            semantics: true,
+            semconv_metrics: false,
+            max_routes_per_service: ferrotel_l7::DEFAULT_MAX_ROUTES_PER_SERVICE,
             tls: Toggle::default(),
         }
     }
@@ -157,6 +172,14 @@ impl Validate for Config {
                 "l7::sampling_ratio: {} must be between 0 and 1",
                 self.l7.sampling_ratio
             ));
+        }
+        if self.l7.semconv_metrics && !self.l7.semantics {
+            return Err(
+                "l7::semconv_metrics: needs l7::semantics, which reads the method, route and operation they carry".into(),
+            );
+        }
+        if self.l7.max_routes_per_service == 0 {
+            return Err("l7::max_routes_per_service: must be greater than zero".into());
         }
         let mib = self.ring_buffer_size_mib;
         if mib == 0 || !mib.is_power_of_two() || mib > 1024 {

@@ -37,7 +37,7 @@ unsafe extern "C" {
 fn raw(protocol: Option<Protocol>) -> u32 {
     match protocol {
         None => 0,
-        Some(p) => (1..=10)
+        Some(p) => (1..=16)
             .find(|&raw| Protocol::from_raw(raw) == Some(p))
             .unwrap_or(0),
     }

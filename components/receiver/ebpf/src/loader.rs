@@ -153,7 +153,12 @@ pub fn load(config: &Config, spans_wanted: bool) -> anyhow::Result<Loaded> {
     let send_payload = u8::from(config.l7.export_payload);
     let tcp_enabled = u8::from(config.tcp.enabled);
     let tls_enabled = u8::from(config.l7.enabled && config.l7.tls.enabled);
-    let span_threshold = span_threshold(spans_wanted, config.l7.sampling_ratio);
+    // the semconv metrics need every exchange's request; spans are then sampled in user space
+    let span_threshold = if config.l7.semconv_metrics {
+        span_threshold(true, 1.0)
+    } else {
+        span_threshold(spans_wanted, config.l7.sampling_ratio)
+    };
     let port_include_set = u8::from(!config.include.ports.is_empty());
     let mut ebpf = EbpfLoader::new()
         .override_global("self_tgid", &self_tgid, true)

@@ -71,6 +71,42 @@ pub static DEFINITIONS: &[Definition] = &[
         "Time from a request to the first bytes of its response"
     ),
     define!(
+        "http.server.request.duration",
+        Histogram,
+        "s",
+        "Duration of HTTP server requests (l7.semconv_metrics)"
+    ),
+    define!(
+        "http.client.request.duration",
+        Histogram,
+        "s",
+        "Duration of HTTP client requests (l7.semconv_metrics)"
+    ),
+    define!(
+        "db.client.operation.duration",
+        Histogram,
+        "s",
+        "Duration of database client operations (l7.semconv_metrics)"
+    ),
+    define!(
+        "rpc.server.call.duration",
+        Histogram,
+        "s",
+        "Duration of RPCs served (l7.semconv_metrics)"
+    ),
+    define!(
+        "rpc.client.call.duration",
+        Histogram,
+        "s",
+        "Duration of RPCs made (l7.semconv_metrics)"
+    ),
+    define!(
+        "messaging.client.operation.duration",
+        Histogram,
+        "s",
+        "Duration of messaging operations (l7.semconv_metrics)"
+    ),
+    define!(
         "dns.requests",
         Counter,
         "{request}",

@@ -21,11 +21,13 @@ const KERNEL: [(u32, &str); 4] = [
 ];
 
 /// `requests_unanswered`: requests the kernel kept 60 s without seeing their response, removed.
-const USER: [&str; 4] = [
+/// `route_limit`: routes not kept because their executable had `l7.max_routes_per_service`.
+const USER: [&str; 5] = [
     "series_limit",
     "pending_spans_limit",
     "pending_logs_limit",
     "requests_unanswered",
+    "route_limit",
 ];
 
 /// Record kinds, in the order of `Aggregator::records`.
@@ -38,7 +40,7 @@ pub struct KernelCounters {
     seen_records: [u64; 3],
     receiver: String,
     seen: [u64; 4],
-    seen_user: [u64; 4],
+    seen_user: [u64; 5],
 }
 
 impl KernelCounters {
@@ -63,7 +65,7 @@ impl KernelCounters {
             seen_records: [0; 3],
             receiver: set.id.to_string(),
             seen: [0; 4],
-            seen_user: [0; 4],
+            seen_user: [0; 5],
         };
         // every reason is reported from the start, at 0: "nothing lost" is an answer too
         for reason in KERNEL.iter().map(|(_, r)| *r).chain(USER) {
@@ -96,6 +98,7 @@ impl KernelCounters {
             aggregator.dropped_spans,
             aggregator.dropped_logs,
             expired_requests,
+            aggregator.routes.overflowed,
         ];
         for (slot, (reason, total)) in USER.iter().zip(totals).enumerate() {
             self.inc(reason, total.saturating_sub(self.seen_user[slot]));

@@ -49,22 +49,55 @@ impl Aggregator {
                 .record("l7.request.duration", p, attrs, seconds);
         }
         // the kernel sampled this exchange (l7.sampling_ratio) for a span, unless it came only
-        // because the kernel's statistics were full; DNS always comes, and is sampled here
-        if !self.spans_wanted || h.flags & events::L7_NO_SPAN != 0 {
-            return;
-        }
+        // because the kernel's statistics were full; DNS always comes, and is sampled here, as is
+        // everything when the semconv metrics have the kernel send every exchange
+        let semconv = self.config.l7.semconv_metrics && protocol != Protocol::Dns;
         let ratio = self.config.l7.sampling_ratio;
-        if protocol == Protocol::Dns
-            && ratio < 1.0
-            && rand::Rng::random::<f64>(&mut self.rng) >= ratio
+        let wants_span = self.spans_wanted
+            && h.flags & events::L7_NO_SPAN == 0
+            && (ratio >= 1.0
+                || (protocol != Protocol::Dns && !semconv)
+                || rand::Rng::random::<f64>(&mut self.rng) < ratio);
+        let semantics = (self.config.l7.semantics && (wants_span || semconv))
+            .then(|| self.semantics(&process, protocol, &event))
+            .flatten();
+        if semconv
+            && let Some(red) = semantics
+                .as_ref()
+                .and_then(|s| ferrotel_l7::red_metric(s, server))
         {
+            let mut attrs = red.attributes;
+            if !server {
+                attrs.push(("server.address", server_addr.to_string()));
+                attrs.push(("server.port", server_port.to_string()));
+            }
+            self.metrics.record(red.name, p, attrs, seconds);
+        }
+        if !wants_span {
             return;
         }
         if self.spans.len() >= MAX_PENDING {
             self.dropped_spans += 1;
             return;
         }
-        self.span(&process, protocol, &event, server);
+        self.span(&process, protocol, &event, server, semantics.as_ref());
+    }
+
+    /// What the request means, by the conventions, its route bounded per executable.
+    fn semantics(
+        &mut self,
+        process: &ProcessInfo,
+        protocol: Protocol,
+        event: &L7Event,
+    ) -> Option<ferrotel_l7::Semantics> {
+        let options = ferrotel_l7::Options {
+            sanitize: self.config.l7.sanitize,
+            ..Default::default()
+        };
+        let mut semantics =
+            ferrotel_l7::parse(protocol, &event.request, event.header.status, &options)?;
+        self.routes.admit(&process.executable_name, &mut semantics);
+        Some(semantics)
     }
 
     /// Exchanges the kernel counted and timed itself (`l7_stats`), since the last collection.
@@ -100,6 +133,7 @@ impl Aggregator {
         protocol: Protocol,
         event: &L7Event,
         server: bool,
+        semantics: Option<&ferrotel_l7::Semantics>,
     ) {
         use crate::spans::Value::{Bool, Bytes, Int, Str};
         use rand::RngCore;
@@ -146,12 +180,7 @@ impl Aggregator {
             attributes.push(("tls", Bool(true)));
         }
         // semantic conventions from the request's first bytes, which stay in this process
-        let options = ferrotel_l7::Options {
-            sanitize: self.config.l7.sanitize,
-            ..Default::default()
-        };
-        let semantics = ferrotel_l7::parse(protocol, &event.request, h.status, &options);
-        if let Some(semantics) = &semantics {
+        if let Some(semantics) = semantics {
             for (key, value) in &semantics.attributes {
                 attributes.push((
                     key,

@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 TEST_FUZZ_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
 
-.PHONY: all build build-deps run run-release setup test fmt fmt-check clippy bench bench-ebpf fuzz reliability servers-start servers-stop
+.PHONY: all build build-deps run run-release setup test fmt fmt-check clippy bench bench-ebpf bench-l7 fuzz reliability servers-start servers-stop
 
 # Real servers the tests talk to on loopback (scripts/servers.sh): the ebpf receiver's tests watch
 # psql, redis-cli and DNS queries reach them; the database receivers scrape them.
@@ -82,5 +82,11 @@ bench-ebpf: build-deps
 
 # Relay benchmark, ferrotel against rotel and the reference otelcol-contrib (built once per machine by
 # scripts/reference-otelcol.sh), at 4 and 512 requests in flight: release builds, tables in target/bench/relay.txt.
-bench: setup
+bench: setup bench-l7
 	./scripts/bench.sh $(BENCH_ARGS)
+
+# L7 parse throughput: exchanges per CPU-second per protocol, over the requests recorded from real
+# clients in components/l7/testdata (release build).
+bench-l7:
+	mkdir -p target/bench
+	cargo bench -p ferrotel-l7 --bench parse | tee target/bench/l7-parse.txt

@@ -68,7 +68,8 @@ static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 lim
 static __always_inline int streamed(__u32 proto)
 {
 	return proto == FT_PROTO_HTTP2 || proto == FT_PROTO_MONGO || proto == FT_PROTO_KAFKA ||
-	       proto == FT_PROTO_CASSANDRA || proto == FT_PROTO_DNS;
+	       proto == FT_PROTO_CASSANDRA || proto == FT_PROTO_DNS || proto == FT_PROTO_AMQP ||
+	       proto == FT_PROTO_ZOOKEEPER || proto == FT_PROTO_DUBBO;
 }
 
 static __always_inline int request_side(const struct ft_sock *s, __u32 out)

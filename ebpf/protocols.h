@@ -2,8 +2,8 @@
  *
  * Pure functions over bytes already copied out of user memory: no BPF helpers, so the
  * same file compiles for the host and is unit-tested there with real protocol samples
- * (components/receiver/ebpf/tests/protocols.rs). Every index is checked against `len`
- * (what was captured) before it is read; `size` is what the syscall moved, which the
+ * (components/receiver/ebpf/tests/protocols.rs and protocols_mq.rs). Every index is checked
+ * against `len` (what was captured) before it is read; `size` is what the syscall moved, which the
  * length fields of binary protocols must agree with. Heuristics err on the side of "not
  * this protocol": a missed exchange costs one span, a false one costs a wrong span. */
 #ifndef FERROTEL_PROTOCOLS_H
@@ -56,7 +56,9 @@ static __always_inline int ft_http1_request(const __u8 *b, __u32 len)
 {
 	return FT_STARTS(b, len, "GET ") || FT_STARTS(b, len, "POST ") || FT_STARTS(b, len, "PUT ") ||
 	       FT_STARTS(b, len, "DELETE ") || FT_STARTS(b, len, "HEAD ") || FT_STARTS(b, len, "PATCH ") ||
-	       FT_STARTS(b, len, "OPTIONS ") || FT_STARTS(b, len, "CONNECT ") || FT_STARTS(b, len, "TRACE ");
+	       FT_STARTS(b, len, "OPTIONS ") || FT_STARTS(b, len, "TRACE ") ||
+	       /* NATS says CONNECT too, with a JSON object where HTTP has an authority */
+	       (FT_STARTS(b, len, "CONNECT ") && !(len > 8 && b[8] == '{'));
 }
 
 /* "HTTP/1.1 404 ..." -> 404 */
@@ -367,6 +369,8 @@ static __always_inline int ft_dns_response(const __u8 *b, __u32 len, __u64 *stre
 	return 1;
 }
 
+#include "protocols_ext.h"
+
 /* ---- dispatch ---- */
 
 /* The protocol of a request, or FT_PROTO_UNKNOWN. `prev` is what this socket spoke last. */
@@ -392,8 +396,19 @@ static __always_inline __u32 ft_detect_request(const __u8 *b, __u32 len, __u32 s
 		return FT_PROTO_MONGO;
 	if (ft_cassandra_request(b, len, size, stream))
 		return FT_PROTO_CASSANDRA;
+	/* the newer protocols: one call each, ZooKeeper before Kafka, whose header check takes
+	 * ZooKeeper's frames for its own; the rest after every older protocol. AMQP before
+	 * ClickHouse: a frame can look like a Query packet; MQTT, the weakest check, last. */
+	const struct ft_head *head = (const struct ft_head *)b;
+	if (ft_request_of_ext(FT_PROTO_ZOOKEEPER | FT_EXT_DETECT, head, len, size, stream))
+		return FT_PROTO_ZOOKEEPER;
 	if (ft_kafka_request(b, len, size, stream))
 		return FT_PROTO_KAFKA;
+	const __u32 later[] = {FT_PROTO_NATS, FT_PROTO_AMQP, FT_PROTO_DUBBO, FT_PROTO_CLICKHOUSE, FT_PROTO_MQTT};
+	for (int i = 0; i < 5; i++) {
+		if (ft_request_of_ext(later[i] | FT_EXT_DETECT, head, len, size, stream))
+			return later[i];
+	}
 	*stream = 0;
 	return FT_PROTO_UNKNOWN;
 }
@@ -433,6 +448,9 @@ static __always_inline __u32 ft_detect_request_of(__u32 proto, const __u8 *b, __
 		break;
 	case FT_PROTO_DNS:
 		found = ft_dns_request(b, len, size, stream);
+		break;
+	default:
+		found = ft_request_of_ext(proto, (const struct ft_head *)b, len, size, stream);
 		break;
 	}
 	if (!found) {
@@ -479,7 +497,11 @@ static __always_inline int ft_parse_response(__u32 proto, const __u8 *b, __u32 l
 	case FT_PROTO_DNS:
 		return ft_dns_response(b, len, stream, status);
 	}
-	return 0;
+	int ext = ft_parse_response_ext(proto, (const struct ft_head *)b, len, size, stream);
+	if (ext < 0)
+		return 0;
+	*status = ext;
+	return 1;
 }
 
 #endif

@@ -54,10 +54,10 @@ url=http://127.0.0.1:18080/index.html
 "$bin/ferrotel-sink" --listen 127.0.0.1:14399 >"$work/sink.log" 2>&1 &
 sink_pid=$!
 # $1: the pipelines the receiver feeds. "traces, metrics": a span per exchange and the metrics;
-# "metrics": the metrics alone (every exchange still counted and timed).
+# "metrics": the metrics alone (every exchange still counted and timed). $3: more of the l7 section.
 write_config() {
     {
-        printf 'receivers:\n  ebpf:\n    l7:\n      payload_size: 1024\n'
+        printf 'receivers:\n  ebpf:\n    l7:\n      payload_size: 1024\n%s' "${3:-}"
         printf 'exporters:\n  otlp:\n    endpoint: 127.0.0.1:14399\n    tls:\n      insecure: true\n'
         printf 'processors:\n  batch:\nservice:\n  pipelines:\n'
         for signal in $1; do
@@ -67,6 +67,9 @@ write_config() {
 }
 write_config "traces metrics" "$work/spans.yaml"
 write_config "metrics" "$work/metrics.yaml"
+# the spans row without the in-process L7 semantics: the difference is what parsing costs
+write_config "traces metrics" "$work/unparsed.yaml" '      semantics: false\n'
+
 
 # utime+stime of process $1 in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -180,12 +183,13 @@ read -r idle_busy idle_all < <(system_ticks)
 sleep 2
 background=$(system_ticks | awk -v b="$idle_busy" -v a="$idle_all" '{printf "%.0f", ($1 - b) / ($2 - a) * 100}')
 
-base=() spans=() metrics=()
+base=() spans=() metrics=() unparsed=()
 for round in $(seq "$rounds"); do
     base+=("$(run_wrk)")
     spans+=("$(run_with "$work/spans.yaml" "spans-$round")")
     metrics+=("$(run_with "$work/metrics.yaml" "metrics-$round")")
-    echo "bench-ebpf: round $round: without ${base[-1]%% *} req/s, spans+metrics ${spans[-1]%% *} req/s, metrics only ${metrics[-1]%% *} req/s" >&2
+    unparsed+=("$(run_with "$work/unparsed.yaml" "unparsed-$round")")
+    echo "bench-ebpf: round $round: without ${base[-1]%% *} req/s, spans+metrics ${spans[-1]%% *} req/s, metrics only ${metrics[-1]%% *} req/s, spans unparsed ${unparsed[-1]%% *} req/s" >&2
 done
 # The statistics add two clock reads to every program run: the rounds above run without them, and
 # one more run of each configuration with them gives the per-program table.
@@ -231,8 +235,12 @@ prog_table() {
     bsys=$(awk -v b="$bbusy" -v s="$bsink" -v n="$btotal" -v hz="$hz" 'BEGIN {printf "%.3f", (b - s) / hz * 1e6 / n}')
     awk -v r="$brps" -v p="$bp99" -v b="$bbusy" -v a="$ball" -v u="$bsys" 'BEGIN {
         printf "| without the receiver | %.0f | %.2f | | | | | | %.0f%% | %.2f | | |\n", r, p, b / a * 100, u }'
-    for name in spans metrics; do
-        if [[ $name == spans ]]; then label="receiver: a span per exchange + metrics"; rows=("${spans[@]}"); else label="receiver: metrics only"; rows=("${metrics[@]}"); fi
+    for name in spans unparsed metrics; do
+        case $name in
+            spans) label="receiver: a span per exchange + metrics"; rows=("${spans[@]}") ;;
+            unparsed) label="receiver: the same, spans unparsed (l7.semantics: false)"; rows=("${unparsed[@]}") ;;
+            *) label="receiver: metrics only"; rows=("${metrics[@]}") ;;
+        esac
         read -r rps p99 total busy all sink ticks rss delivered _ < <(median "${rows[@]}")
         awk -v l="$label" -v r="$rps" -v p="$p99" -v n="$total" -v t="$ticks" -v m="$rss" -v s="$delivered" -v b="$brps" -v hz="$hz" -v d="$duration" \
             -v busy="$busy" -v all="$all" -v sink="$sink" -v bsys="$bsys" 'BEGIN {
@@ -241,6 +249,13 @@ prog_table() {
             printf "| %s | %.0f | %.2f | %.1f%% | %.2f | %.1f%% | %.1f | %.2f | %.0f%% | %.2f | %.2f | %.2f |\n", l, r, p, (b - r) / b * 100, cpu / req * 100000, cpu / d / (r / 10000) * 100, m / 1024, s / n,
                 busy / all * 100, sys, sys - bsys, sys - bsys - t / hz * 1e6 / n }'
     done
+    # parsing's share: ferrotel's CPU per request with and without the in-process semantics
+    read -r srps _ stotal _ _ _ sticks _ < <(median "${spans[@]}")
+    read -r urps _ utotal _ _ _ uticks _ < <(median "${unparsed[@]}")
+    echo
+    awk -v st="$sticks" -v sn="$stotal" -v ut="$uticks" -v un="$utotal" -v hz="$hz" 'BEGIN {
+        s = st / hz * 1e6 / sn; u = ut / hz * 1e6 / un
+        printf "L7 semantics (parsing each request in ferrotel): ferrotel CPU-µs per request %.2f with, %.2f without: %+.1f%% of the spans row'"'"'s ferrotel CPU\n", s, u, (s - u) / s * 100 }'
     echo
     echo "spans at the sink per request: each request is two exchanges (wrk's client side, nginx's server side), so 2.00 means every exchange arrived as a span"
     echo "machine busy: all CPUs' non-idle time (user+nice+system+irq+softirq+steal in /proc/stat) over the wrk run; system CPU-µs per request: that time, less the sink's, per completed request"

@@ -42,6 +42,9 @@ command -v openssl >/dev/null 2>&1 || test_packages+=(openssl)
 [[ -x /usr/sbin/mosquitto ]] || test_packages+=(mosquitto mosquitto-clients)
 [[ -d /usr/share/zookeeper ]] || test_packages+=(zookeeper)
 [[ -x /usr/sbin/rabbitmq-server ]] || test_packages+=(rabbitmq-server)
+# Kafka and Cassandra come from Maven Central (scripts/kafka.sh, scripts/cassandra.sh) and run on Java 17.
+command -v java >/dev/null 2>&1 || test_packages+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || test_packages+=(maven)
 if [[ ${#test_packages[@]} -gt 0 ]]; then
     # Debian's maintainer scripts would start these as system services; the tests run their own.
     no_services=/usr/sbin/policy-rc.d
@@ -54,8 +57,9 @@ fi
 
 venv=.venv
 requirements=integration-tests/python/requirements.txt
+nodeps=integration-tests/python/requirements-nodeps.txt
 stamp="$venv/.requirements.sha256"
-want=$(sha256sum "$requirements" | cut -d' ' -f1)
+want=$(cat "$requirements" "$nodeps" | sha256sum | cut -d' ' -f1)
 
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     exit 0
@@ -72,6 +76,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 echo "setup: installing $requirements into $venv" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$nodeps"
 "$venv/bin/python" - <<'PY'
 import importlib.util, os, sys
 spec = importlib.util.find_spec("rotel")

@@ -1,12 +1,5 @@
 use super::*;
-use crate::Value;
-
-fn attr<'a>(s: &'a Semantics, key: &str) -> Option<&'a str> {
-    match s.get(key)? {
-        Value::Str(v) => Some(v),
-        Value::Int(_) => None,
-    }
-}
+use crate::test_support::attr;
 
 #[test]
 fn request_line_as_curl_sends_it() {

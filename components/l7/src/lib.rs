@@ -9,8 +9,10 @@
 mod amqp;
 mod cassandra;
 mod clickhouse;
+mod connection;
 mod dubbo;
 mod http;
+mod http2;
 mod kafka;
 mod memcached;
 mod mongo;
@@ -24,6 +26,7 @@ mod routes;
 mod sql;
 mod zookeeper;
 
+pub use connection::Connection;
 pub use red::{RedMetric, red_metric};
 pub use routes::{DEFAULT_MAX_ROUTES_PER_SERVICE, RouteLimit};
 
@@ -167,8 +170,27 @@ impl Default for Options {
 }
 
 /// `request`: the first bytes of the request as the client sent it (may be truncated). `status`:
-/// what the kernel parsed (HTTP status code; DB: 0 ok, 1 error).
+/// what the kernel parsed (HTTP status code; DB: 0 ok, 1 error). A request that refers to what
+/// its connection set up earlier (a prepared statement, an HPACK table entry) is read as far as
+/// it goes alone: `parse_on` reads it in full.
 pub fn parse(
+    protocol: Protocol,
+    request: &[u8],
+    status: u32,
+    options: &Options,
+) -> Option<Semantics> {
+    parse_on(
+        &mut Connection::default(),
+        protocol,
+        request,
+        status,
+        options,
+    )
+}
+
+/// As `parse`, for the next request of `connection`, whose state it reads and updates.
+pub fn parse_on(
+    connection: &mut Connection,
     protocol: Protocol,
     request: &[u8],
     status: u32,
@@ -188,8 +210,9 @@ pub fn parse(
             }
             return Some(semantics);
         }
-        Protocol::Postgres => postgres::parse(request, options)?,
-        Protocol::Mysql => mysql::parse(request, options)?,
+        Protocol::Postgres => postgres::parse(request, &mut connection.statements, options)?,
+        Protocol::Mysql => mysql::parse(request, &mut connection.statements, options)?,
+        Protocol::Http2 => return http2::parse(request, &mut connection.http2, status, options),
         Protocol::Redis => redis::parse(request, options)?,
         Protocol::Mongo => mongo::parse(request, options)?,
         Protocol::Memcached => memcached::parse(request, options)?,
@@ -201,7 +224,7 @@ pub fn parse(
         Protocol::Zookeeper => zookeeper::parse(request, options)?,
         Protocol::Clickhouse => clickhouse::parse(request, options)?,
         Protocol::Dubbo => dubbo::parse(request, options)?,
-        Protocol::Http2 | Protocol::Dns => return None,
+        Protocol::Dns => return None,
     };
     if status == 1 {
         semantics.push_str("error.type", "_OTHER");
@@ -232,5 +255,7 @@ pub(crate) fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,7 @@ const MESSAGING_CLIENT: &[&str] = &[
     "messaging.operation.name",
     "messaging.operation.type",
     "messaging.destination.name",
+    "messaging.destination.template",
     "error.type",
 ];
 
@@ -81,10 +82,13 @@ pub fn red_metric(semantics: &Semantics, server: bool) -> Option<RedMetric> {
     } else {
         return None;
     };
+    // a destination with ids in it has a template, which is what a metric may carry
+    let templated = semantics.get("messaging.destination.template").is_some();
     let attributes = semantics
         .attributes
         .iter()
         .filter(|(key, _)| keys.contains(key))
+        .filter(|(key, _)| !(templated && *key == "messaging.destination.name"))
         .map(|(key, value)| {
             let value = match value {
                 Value::Str(s) => s.clone(),

@@ -1,6 +1,7 @@
 //! `parse` across protocols: status handling, options, and arbitrary bytes.
 
 use super::*;
+use crate::test_support::{attr, head, testdata, xorshift};
 
 const ALL: [Protocol; 10] = [
     Protocol::Http,
@@ -94,14 +95,6 @@ fn other_protocols_are_not_parsed_yet() {
     }
 }
 
-/// A small deterministic generator: no dependency, the same bytes every run.
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 fn arbitrary_and_mutated_bytes_never_panic() {
     let seeds: [&[u8]; 5] = [
@@ -193,4 +186,66 @@ fn captured_client_requests() {
             }
         }
     }
+}
+
+/// A request as a real client wrote it (testdata/README.md), as the kernel hands it over: the
+/// first 128 bytes.
+fn recorded(path: &str) -> Vec<u8> {
+    head(&testdata(path)).to_vec()
+}
+
+#[test]
+fn recorded_core_protocol_requests() {
+    let o = &Options::default();
+    let get = parse(Protocol::Http, &recorded("http/get_orders.bin"), 200, o).unwrap();
+    assert_eq!(get.name, "GET /api/v1/orders/{id}/items");
+    assert_eq!(attr(&get, "url.path"), Some("/api/v1/orders/12345/items"));
+    let post = parse(Protocol::Http, &recorded("http/post_avatar.bin"), 201, o).unwrap();
+    assert_eq!(post.name, "POST /users/{id}/avatar");
+    assert!(!format!("{get:?}{post:?}").contains("secret"));
+
+    let psql = parse(
+        Protocol::Postgres,
+        &recorded("postgresql/psql_query.bin"),
+        0,
+        o,
+    )
+    .unwrap();
+    assert_eq!(psql.name, "SELECT pg_catalog.pg_class");
+    assert_eq!(
+        attr(&psql, "db.query.text"),
+        Some("SELECT oid, relname FROM pg_catalog.pg_class WHERE relname = ? AND relkind = ?")
+    );
+    // the named statement's Bind alone means nothing without the connection's Parse
+    let bind = recorded("postgresql/bind_named.bin");
+    assert_eq!(parse(Protocol::Postgres, &bind, 0, o), None);
+    let mut connection = Connection::default();
+    let parse_named = recorded("postgresql/parse_named.bin");
+    parse_on(&mut connection, Protocol::Postgres, &parse_named, 0, o).unwrap();
+    let bound = parse_on(&mut connection, Protocol::Postgres, &bind, 0, o).unwrap();
+    assert_eq!(bound.name, "SELECT pg_class");
+
+    let query = parse(Protocol::Mysql, &recorded("mysql/com_query.bin"), 0, o).unwrap();
+    assert_eq!(query.name, "SELECT mysql.user");
+    let mut connection = Connection::default();
+    let prepare = recorded("mysql/stmt_prepare.bin");
+    let prepared = parse_on(&mut connection, Protocol::Mysql, &prepare, 0, o).unwrap();
+    assert_eq!(prepared.name, "UPDATE mysql.db");
+    let execute = recorded("mysql/stmt_execute.bin");
+    let executed = parse_on(&mut connection, Protocol::Mysql, &execute, 0, o).unwrap();
+    assert_eq!(executed.name, "UPDATE mysql.db");
+    assert_eq!(
+        attr(&executed, "db.query.text"),
+        Some("UPDATE mysql.db SET Select_priv = ? WHERE Db = ? AND ? = ?")
+    );
+    assert_eq!(
+        parse(Protocol::Mysql, &recorded("mysql/stmt_reset.bin"), 0, o),
+        None
+    );
+
+    let set = parse(Protocol::Redis, &recorded("redis/set.bin"), 0, o).unwrap();
+    assert_eq!(set.name, "SET");
+    assert!(!format!("{set:?}").contains("secret-value"), "{set:?}");
+    let hgetall = parse(Protocol::Redis, &recorded("redis/hgetall.bin"), 0, o).unwrap();
+    assert_eq!(hgetall.name, "HGETALL");
 }

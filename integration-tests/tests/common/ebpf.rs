@@ -139,6 +139,24 @@ impl Pipeline {
         })
     }
 
+    /// The first client span of `protocol` to `server_port` named `name`.
+    pub fn span_named(&self, protocol: &str, server_port: u16, name: &str) -> Span {
+        let what = format!("the {protocol} span `{name}`");
+        self.client_span(&what, protocol, server_port, |s| s.name == name)
+            .1
+    }
+
+    /// Asserts that none of `secrets` shows anywhere (name, attributes, events) in the client
+    /// spans of `protocol` to `server_port` that have arrived so far.
+    pub fn assert_spans_hide(&self, protocol: &str, server_port: u16, secrets: &[&str]) {
+        for span in self.client_spans(protocol, server_port) {
+            let shown = format!("{span:?}");
+            for secret in secrets {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+    }
+
     /// Every client span of `protocol` to `server_port` that has arrived so far.
     pub fn client_spans(&self, protocol: &str, server_port: u16) -> Vec<Span> {
         spans(&self.recorder.recorder.snapshot())
@@ -150,6 +168,22 @@ impl Pipeline {
                     && get(&span.attributes, "server.port") == Some(server_port.to_string())
             })
             .collect()
+    }
+}
+
+/// The attribute `key` of `span`, as text.
+pub fn attr(span: &Span, key: &str) -> Option<String> {
+    get(&span.attributes, key)
+}
+
+/// Asserts that `span` has each attribute of `expected` with its value.
+pub fn assert_attrs(span: &Span, expected: &[(&str, &str)]) {
+    for (key, value) in expected {
+        assert_eq!(
+            attr(span, key).as_deref(),
+            Some(*value),
+            "{key} of {span:?}"
+        );
     }
 }
 

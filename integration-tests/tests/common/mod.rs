@@ -138,5 +138,7 @@ pub fn send_with_python_sdk(
     );
 }
 pub mod ebpf;
+pub mod python;
 pub mod scrape;
 pub mod sdk_data;
+pub mod servers;

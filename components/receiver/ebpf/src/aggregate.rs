@@ -46,6 +46,8 @@ pub struct Aggregator {
     pub records: [u64; 3],
     /// `http.route` values kept per executable (`l7.max_routes_per_service`).
     pub routes: ferrotel_l7::RouteLimit,
+    /// What each connection's earlier requests set up, until it closes.
+    connections: HashMap<l7::ConnectionKey, ferrotel_l7::Connection>,
     rng: rand::rngs::SmallRng,
 }
 
@@ -109,6 +111,7 @@ impl Aggregator {
             spans_wanted: true,
             records: [0; 3],
             routes: ferrotel_l7::RouteLimit::new(config.l7.max_routes_per_service),
+            connections: HashMap::new(),
             rng: rand::rngs::SmallRng::from_os_rng(),
         }
     }
@@ -218,6 +221,8 @@ impl Aggregator {
                 self.add_io(&process, e.bytes, e.role, &e.tuple, totals);
                 self.reported_io.remove(&e.bytes);
                 self.closed.insert(e.bytes);
+                self.connections
+                    .remove(&l7::connection_key(e.tgid, &e.tuple));
             }
             EV_LISTEN_OPEN | EV_LISTEN_CLOSE => {
                 let listen = vec![

@@ -12,6 +12,16 @@ use crate::names::{dns_question, rcode_name};
 use crate::procinfo::ProcessInfo;
 use crate::spans::SpanFields;
 
+/// Connections whose L7 state (prepared statements, HPACK tables) is kept at once.
+const MAX_CONNECTIONS: usize = 16_384;
+
+/// A connection's key for its L7 state: the process and the socket's addresses and ports.
+pub(super) type ConnectionKey = (u32, [u8; 16], [u8; 16], u16, u16);
+
+pub(super) fn connection_key(tgid: u32, t: &events::Tuple) -> ConnectionKey {
+    (tgid, t.saddr, t.daddr, t.sport, t.dport)
+}
+
 impl Aggregator {
     pub(super) fn l7(&mut self, event: L7Event) {
         let h = &event.header;
@@ -94,8 +104,21 @@ impl Aggregator {
             sanitize: self.config.l7.sanitize,
             ..Default::default()
         };
-        let mut semantics =
-            ferrotel_l7::parse(protocol, &event.request, event.header.status, &options)?;
+        let h = &event.header;
+        // a connection's earlier requests explain its later ones only if all of them come here
+        let every_exchange = self.config.l7.semconv_metrics || self.config.l7.sampling_ratio >= 1.0;
+        let mut semantics = if every_exchange {
+            let key = connection_key(h.tgid, &h.tuple);
+            if !self.connections.contains_key(&key) && self.connections.len() >= MAX_CONNECTIONS {
+                // a connection whose close went unseen (ring buffer full) must not stay forever
+                let evicted = self.connections.keys().next().copied();
+                evicted.map(|k| self.connections.remove(&k));
+            }
+            let connection = self.connections.entry(key).or_default();
+            ferrotel_l7::parse_on(connection, protocol, &event.request, h.status, &options)?
+        } else {
+            ferrotel_l7::parse(protocol, &event.request, h.status, &options)?
+        };
         self.routes.admit(&process.executable_name, &mut semantics);
         Some(semantics)
     }

@@ -1,0 +1,23 @@
+from pymemcache.client.base import Client
+import sys
+# `python pymemcache_session.py PORT [noreply]`: pymemcache's default is noreply=True
+c = Client(("127.0.0.1", int(sys.argv[1])), default_noreply=sys.argv[2:] == ["noreply"])
+c.set("user:42", "secret-value", expire=300)
+c.get("user:42")
+c.get_many(["user:42", "user:43", "session:abc"])
+c.gets("user:42")
+c.add("counter", "10")
+c.replace("counter", "11")
+c.append("user:42", "-tail")
+c.prepend("user:42", "head-")
+v, token = c.gets("user:42")
+c.cas("user:42", "swapped", token)
+c.incr("counter", 5)
+c.decr("counter", 2)
+c.touch("user:42", 60)
+c.delete("counter")
+c.set_many({"a:1": "one", "a:2": "two"})
+c.set("big", "x" * 300)
+c.flush_all()
+c.version()
+c.stats()

@@ -13,56 +13,7 @@
 /* tls.bpf.h builds on ft_task_get() and ft_tls_data() */
 #define FT_TLS_INTERFACE 1
 
-/* Where the first bytes are, and how many of them belong to the first buffer. */
-static __always_inline __u64 first_buffer(__u32 kind, __u64 buf, __u8 out, __u64 *addr, __u64 *limit)
-{
-	struct iovec iov = {};
-	__u64 iov_ptr = buf;
-	if (kind == FT_IO_BUF)
-		return buf;
-	if (kind == FT_IO_MSG || kind == FT_IO_MMSG) {
-		/* an mmsghdr starts with its msghdr */
-		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf))
-			return 0;
-		iov_ptr = (__u64)msg.msg_iov;
-		if (kind == FT_IO_MSG && msg.msg_name && out)
-			*addr = (__u64)msg.msg_name;
-	}
-	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)iov_ptr))
-		return 0;
-	if (iov.iov_len < *limit)
-		*limit = iov.iov_len;
-	return (__u64)iov.iov_base;
-}
-
-static __always_inline __u32 clamp_capture(__u64 n)
-{
-	__u32 cap = capture_size;
-	if (cap > FT_MAX_CAPTURE)
-		cap = FT_MAX_CAPTURE;
-	if (n > cap)
-		n = cap;
-	return n;
-}
-
-/* Fills `buf` with the configured capture of the buffer at `src` (it holds the detection bytes)
- * when the payload will leave the kernel: for a span, and for DNS, whose question name is read
- * in user space. */
-static __always_inline void capture(struct ft_request *buf, __u64 src, __u64 limit, int wanted)
-{
-	if (!wanted) {
-		buf->meta.len = 0;
-		return;
-	}
-	__u32 n = clamp_capture(limit);
-	if (n > FT_MAX_CAPTURE)
-		return;
-	if (n > buf->meta.len && bpf_probe_read_user(buf->payload.bytes, n, (void *)src) == 0)
-		buf->meta.len = n;
-	else if (n < buf->meta.len)
-		buf->meta.len = n;
-}
+#include "l7_read.bpf.h"
 
 /* Protocols whose responses carry a stream id: several requests may await on one socket. */
 static __always_inline int streamed(__u32 proto)
@@ -224,9 +175,9 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u32 tgid, __u
 		emit(e, FT_L7_HEADER_SIZE + req_len);
 }
 
-/* `size` bytes moved `out` (written) or in on a followed socket; the first `limit` of them are at
- * user address `src`. From a data syscall, or a TLS library's plaintext (`tls`). */
-static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __u64 fd, __u64 src, __u64 limit,
+/* `size` bytes moved `out` (written) or in on a followed socket, from `src` (a buffer, or a
+ * vectored call's buffers). From a data syscall, or a TLS library's plaintext (`tls`). */
+static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __u64 fd, struct ft_src *src,
 				    __u64 size, __u32 out, __u8 tls)
 {
 	__u32 zero = 0;
@@ -235,8 +186,8 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 		return;
 	/* the first bytes decide; the rest of the capture is read only for an exchange whose
 	 * payload leaves the kernel */
-	__u32 n = limit < FT_DETECT_BYTES ? limit : FT_DETECT_BYTES;
-	if (bpf_probe_read_user(buf->payload.bytes, n, (void *)src))
+	__u32 n = read_src(&buf->payload, src, FT_DETECT_BYTES, size);
+	if (n == 0 || n > FT_DETECT_BYTES)
 		return;
 	buf->meta.len = n;
 	buf->meta.size = size;
@@ -260,8 +211,22 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 			s->proto = proto;
 			if (!tls)
 				s->flags |= FT_SOCK_PLAIN;
-			if (proto == FT_PROTO_HTTP2 && rkey.stream == 0)
-				return; /* the preface alone */
+			if (proto == FT_PROTO_HTTP2) {
+				if (rkey.stream == 0)
+					return; /* the preface alone */
+				/* the head starts at the request's HEADERS frame, however much precedes it */
+				__u32 frame = ft_http2_request_frame(buf->payload.bytes, n);
+				if (frame > 0 && frame < n && frame < src->limit) {
+					src->addr += frame;
+					src->limit -= frame;
+					src->iov = 0; /* the first buffer's bytes alone, past the frame */
+					size -= frame;
+					n = src->limit < FT_DETECT_BYTES ? src->limit : FT_DETECT_BYTES;
+					if (bpf_probe_read_user(buf->payload.bytes, n, (void *)src->addr))
+						return;
+					buf->meta.len = n;
+				}
+			}
 			buf->meta.start_ns = bpf_ktime_get_ns();
 			buf->meta.proto = proto;
 			buf->meta.sampled = proto != FT_PROTO_DNS && bpf_get_prandom_u32() < span_threshold;
@@ -277,7 +242,7 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 			if (buf->meta.sampled && !full)
 				__builtin_memcpy(buf->meta.head, buf->payload.bytes, FT_DETECT_BYTES);
 			else
-				capture(buf, src, limit, full);
+				capture(buf, src, size, full);
 			if (bpf_map_update_elem(&requests, &rkey, &buf->meta, BPF_ANY)) {
 				count(FT_CNT_REQUESTS_FULL);
 				return;
@@ -313,9 +278,13 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 		return;
 	}
 	struct ft_request_meta *req = bpf_map_lookup_elem(&requests, &rkey);
+	if (!req && s->proto == FT_PROTO_KAFKA && n >= 8) {
+		rkey.stream = ft_kafka_other_stream(buf->payload.bytes, rkey.stream);
+		req = bpf_map_lookup_elem(&requests, &rkey);
+	}
 	if (!req)
 		return;
-	capture(buf, src, limit, send_payload && (req->sampled || req->proto == FT_PROTO_DNS));
+	capture(buf, src, size, send_payload && (req->sampled || req->proto == FT_PROTO_DNS));
 	complete_exchange(s, tgid, fd, &rkey, req, 1, buf, size, status, flags);
 }
 
@@ -402,13 +371,14 @@ static __always_inline void io_exit(__u64 id, long ret, __u64 fd, __u64 buf, __u
 	}
 	if (!l7_enabled || size == 0 || (s->flags & (FT_SOCK_TLS | FT_SOCK_NOT_L7)) || !wants_bytes(s, out))
 		return;
-	__u64 limit = size, addr = kind == FT_IO_BUF && out ? dest : 0;
-	__u64 src = first_buffer(kind, buf, out, &addr, &limit);
-	if (!src)
+	struct ft_src src = {.limit = size};
+	__u64 addr = kind == FT_IO_BUF && out ? dest : 0;
+	src.addr = first_buffer(kind, buf, out, &addr, &src.limit, &src.iov);
+	if (!src.addr && !src.iov)
 		return;
 	if (s->tuple.transport == FT_IPPROTO_UDP && out && addr && s->tuple.dport == 0)
 		addr_tuple(addr, &s->tuple);
-	l7_data(s, key, tgid, fd, src, limit, size, out, 0);
+	l7_data(s, key, tgid, fd, &src, size, out, 0);
 }
 
 /* The fallback's exit: the arguments were kept by on_io_enter. */
@@ -439,5 +409,6 @@ static __always_inline void ft_tls_data(__u32 tgid, __u64 fd, __u64 buf, __u64 s
 	s->flags |= FT_SOCK_TLS;
 	if (!wants_bytes(s, out))
 		return;
-	l7_data(s, key, tgid, fd, buf, size, size, out, 1);
+	struct ft_src src = {.addr = buf, .limit = size};
+	l7_data(s, key, tgid, fd, &src, size, out, 1);
 }

@@ -80,8 +80,9 @@ static __always_inline int ft_http1_response(const __u8 *b, __u32 len, __u32 *st
 #define FT_H2_MAX_FRAMES 4
 
 /* Finds the first HEADERS frame among the first few frames from `off`; returns the offset
- * of its payload (after padding and priority fields) or 0, with its stream id. */
-static __always_inline __u32 ft_h2_headers(const __u8 *b, __u32 len, __u32 off, __u64 *stream)
+ * of its payload (after padding and priority fields) or 0, with its stream id and where its
+ * frame header starts. */
+static __always_inline __u32 ft_h2_headers(const __u8 *b, __u32 len, __u32 off, __u64 *stream, __u32 *frame)
 {
 	for (int i = 0; i < FT_H2_MAX_FRAMES; i++) {
 		if (off > FT_MAX_CAPTURE - 16 || off + FT_H2_FRAME_HEADER + 1 > len)
@@ -102,6 +103,7 @@ static __always_inline __u32 ft_h2_headers(const __u8 *b, __u32 len, __u32 off, 
 			if (flags & 0x20) /* PRIORITY */
 				payload += 5;
 			*stream = id;
+			*frame = off;
 			return payload;
 		}
 		off += FT_H2_FRAME_HEADER + frame_len;
@@ -118,19 +120,33 @@ static __always_inline int ft_h2_preface(const __u8 *b, __u32 len)
  * preface without a HEADERS frame is HTTP/2 with stream 0: the protocol, not yet a request. */
 static __always_inline int ft_http2_request(const __u8 *b, __u32 len, __u32 prev, __u64 *stream)
 {
+	__u32 frame = 0;
 	if (ft_h2_preface(b, len)) {
-		ft_h2_headers(b, len, FT_H2_PREFACE_LEN, stream);
+		ft_h2_headers(b, len, FT_H2_PREFACE_LEN, stream, &frame);
 		return 1;
 	}
 	if (prev != FT_PROTO_HTTP2)
 		return 0;
-	return ft_h2_headers(b, len, 0, stream) != 0;
+	return ft_h2_headers(b, len, 0, stream, &frame) != 0;
+}
+
+/* Where the HEADERS frame of a request starts: past the preface and the SETTINGS and
+ * WINDOW_UPDATE frames a server reads with the first request, so that the head user space gets
+ * starts at the frame that names the call. 0 when it starts the buffer, or none is seen. */
+static __always_inline __u32 ft_http2_request_frame(const __u8 *b, __u32 len)
+{
+	__u64 stream = 0;
+	__u32 frame = 0;
+	if (!ft_h2_headers(b, len, ft_h2_preface(b, len) ? FT_H2_PREFACE_LEN : 0, &stream, &frame))
+		return 0;
+	return frame;
 }
 
 /* :status from HPACK's static table (indexed field 8..14), the form servers use for common codes. */
 static __always_inline int ft_http2_response(const __u8 *b, __u32 len, __u64 *stream, __u32 *status)
 {
-	__u32 at = ft_h2_headers(b, len, 0, stream);
+	__u32 frame = 0;
+	__u32 at = ft_h2_headers(b, len, 0, stream, &frame);
 	if (at == 0)
 		return 0;
 	*status = 0;
@@ -159,6 +175,20 @@ static __always_inline int ft_postgres_request(const __u8 *b, __u32 len, __u32 s
 		return 0;
 	/* a simple query is one whole message; Parse is followed by Bind/Execute/Sync */
 	return b[0] == 'Q' ? msg_len + 1 == size : msg_len + 1 <= size;
+}
+
+/* On a socket known to speak PostgreSQL, a statement prepared under a name earlier is executed
+ * again by a write that starts with its Bind (then Describe/Execute/Sync). A Bind carries at
+ * least two names and three counts (12 bytes with its length); it is never the whole protocol's
+ * first write, so an unknown socket is not taken on it. A Describe or Execute alone starts no
+ * new statement (a portal described, or more rows of one already running): not a request. */
+static __always_inline int ft_postgres_request_known(const __u8 *b, __u32 len, __u32 size)
+{
+	if (len >= 5 && b[0] == 'B') {
+		__u32 msg_len = ft_be32(b, 1);
+		return msg_len >= 12 && msg_len + 1 <= size;
+	}
+	return ft_postgres_request(b, len, size);
 }
 
 static __always_inline int ft_postgres_response(const __u8 *b, __u32 len, __u32 *status)
@@ -194,11 +224,21 @@ static __always_inline int ft_mysql_request(const __u8 *b, __u32 len, __u32 size
 	return b[4] == FT_MYSQL_COM_QUERY || b[4] == FT_MYSQL_COM_STMT_PREPARE || b[4] == FT_MYSQL_COM_STMT_EXECUTE;
 }
 
-static __always_inline int ft_mysql_response(const __u8 *b, __u32 len, __u32 *status)
+/* A response is read only while a request awaits it, so its first read is either the first
+ * packet (sequence 1) or, from a client that reads a packet's 4-byte header alone first
+ * (mysql-connector-python), that header and then a read of the body: the body's first byte then
+ * says OK (0x00), EOF (0xfe), ERR (0xff) or a result set's column count. */
+static __always_inline int ft_mysql_response(const __u8 *b, __u32 len, __u32 size, __u32 *status)
 {
-	if (len < 5 || b[3] != 1)
+	if (len == 4 && size == 4)
+		return 0; /* the header alone: the body comes next */
+	if (len >= 5 && b[3] == 1) {
+		*status = b[4] == 0xff ? 1 : 0;
+		return 1;
+	}
+	if (len < 1 || (b[0] >= 0xfb && b[0] <= 0xfd))
 		return 0;
-	*status = b[4] == 0xff ? 1 : 0;
+	*status = b[0] == 0xff ? 1 : 0;
 	return 1;
 }
 
@@ -265,86 +305,7 @@ static __always_inline int ft_mongo_response(const __u8 *b, __u32 len, __u64 *st
 	return 1;
 }
 
-/* ---- Memcached (text protocol) ---- */
-
-static __always_inline int ft_memcached_request(const __u8 *b, __u32 len)
-{
-	return FT_STARTS(b, len, "get ") || FT_STARTS(b, len, "gets ") || FT_STARTS(b, len, "set ") ||
-	       FT_STARTS(b, len, "add ") || FT_STARTS(b, len, "replace ") || FT_STARTS(b, len, "append ") ||
-	       FT_STARTS(b, len, "prepend ") || FT_STARTS(b, len, "cas ") || FT_STARTS(b, len, "delete ") ||
-	       FT_STARTS(b, len, "incr ") || FT_STARTS(b, len, "decr ") || FT_STARTS(b, len, "touch ") ||
-	       FT_STARTS(b, len, "gat ") || FT_STARTS(b, len, "gats ");
-}
-
-static __always_inline int ft_memcached_response(const __u8 *b, __u32 len, __u32 *status)
-{
-	*status = 0;
-	if (FT_STARTS(b, len, "VALUE ") || FT_STARTS(b, len, "END\r\n") || FT_STARTS(b, len, "STORED\r\n") ||
-	    FT_STARTS(b, len, "NOT_STORED") || FT_STARTS(b, len, "EXISTS") || FT_STARTS(b, len, "NOT_FOUND") ||
-	    FT_STARTS(b, len, "DELETED") || FT_STARTS(b, len, "TOUCHED") || (len > 0 && ft_is_digit(b[0])))
-		return 1;
-	if (FT_STARTS(b, len, "ERROR") || FT_STARTS(b, len, "CLIENT_ERROR") || FT_STARTS(b, len, "SERVER_ERROR")) {
-		*status = 1;
-		return 1;
-	}
-	return 0;
-}
-
-/* ---- Kafka: length, api_key, api_version, correlation_id, client_id ---- */
-
-static __always_inline int ft_kafka_request(const __u8 *b, __u32 len, __u32 size, __u64 *stream)
-{
-	if (len < 14 || ft_be32(b, 0) + 4 != size)
-		return 0;
-	__u32 api_key = ft_be16(b, 4);
-	__u32 api_version = ft_be16(b, 6);
-	__u32 correlation = ft_be32(b, 8);
-	__u32 client_id_len = ft_be16(b, 12);
-	if (api_key > 80 || api_version > 20 || (correlation & 0x80000000))
-		return 0;
-	if (client_id_len != 0xffff && client_id_len + 14 > size)
-		return 0;
-	*stream = correlation;
-	return 1;
-}
-
-static __always_inline int ft_kafka_response(const __u8 *b, __u32 len, __u32 size, __u64 *stream, __u32 *status)
-{
-	if (len < 8 || ft_be32(b, 0) + 4 < size)
-		return 0;
-	*stream = ft_be32(b, 4);
-	*status = 0;
-	return 1;
-}
-
-/* ---- Cassandra (CQL native protocol v3-v5) ---- */
-
-static __always_inline int ft_cassandra_request(const __u8 *b, __u32 len, __u32 size, __u64 *stream)
-{
-	if (len < 9 || b[0] < 0x03 || b[0] > 0x05 || b[1] > 0x1f)
-		return 0;
-	switch (b[4]) {
-	case 0x01: case 0x05: case 0x07: case 0x09: case 0x0a: case 0x0b: case 0x0d: case 0x0f:
-		break;
-	default:
-		return 0;
-	}
-	if (ft_be32(b, 5) + 9 > size)
-		return 0;
-	*stream = ft_be16(b, 2);
-	return 1;
-}
-
-static __always_inline int ft_cassandra_response(const __u8 *b, __u32 len, __u64 *stream, __u32 *status)
-{
-	if (len < 9 || b[0] < 0x83 || b[0] > 0x85)
-		return 0;
-	if (b[4] > 0x10)
-		return 0;
-	*stream = ft_be16(b, 2);
-	*status = b[4] == 0x00 ? 1 : 0; /* ERROR */
-	return 1;
-}
+#include "protocols_db.h"
 
 /* ---- DNS over UDP: one question, the id pairs a reply with its query ---- */
 
@@ -396,6 +357,8 @@ static __always_inline __u32 ft_detect_request(const __u8 *b, __u32 len, __u32 s
 		return FT_PROTO_MONGO;
 	if (ft_cassandra_request(b, len, size, stream))
 		return FT_PROTO_CASSANDRA;
+	if (ft_memcached_binary_request(b, len, size))
+		return FT_PROTO_MEMCACHED;
 	/* the newer protocols: one call each, ZooKeeper before Kafka, whose header check takes
 	 * ZooKeeper's frames for its own; the rest after every older protocol. AMQP before
 	 * ClickHouse: a frame can look like a Query packet; MQTT, the weakest check, last. */
@@ -429,10 +392,10 @@ static __always_inline __u32 ft_detect_request_of(__u32 proto, const __u8 *b, __
 		found = ft_redis_request(b, len);
 		break;
 	case FT_PROTO_MEMCACHED:
-		found = ft_memcached_request(b, len);
+		found = ft_memcached_request(b, len) || ft_memcached_binary_request(b, len, size);
 		break;
 	case FT_PROTO_POSTGRES:
-		found = ft_postgres_request(b, len, size);
+		found = ft_postgres_request_known(b, len, size);
 		break;
 	case FT_PROTO_MYSQL:
 		found = ft_mysql_request(b, len, size);
@@ -441,7 +404,7 @@ static __always_inline __u32 ft_detect_request_of(__u32 proto, const __u8 *b, __
 		found = ft_mongo_request(b, len, size, stream);
 		break;
 	case FT_PROTO_CASSANDRA:
-		found = ft_cassandra_request(b, len, size, stream);
+		found = ft_cassandra_request_known(b, len, size, stream);
 		break;
 	case FT_PROTO_KAFKA:
 		found = ft_kafka_request(b, len, size, stream);
@@ -483,7 +446,7 @@ static __always_inline int ft_parse_response(__u32 proto, const __u8 *b, __u32 l
 	case FT_PROTO_POSTGRES:
 		return ft_postgres_response(b, len, status);
 	case FT_PROTO_MYSQL:
-		return ft_mysql_response(b, len, status);
+		return ft_mysql_response(b, len, size, status);
 	case FT_PROTO_REDIS:
 		return ft_redis_response(b, len, status);
 	case FT_PROTO_MONGO:
@@ -493,7 +456,7 @@ static __always_inline int ft_parse_response(__u32 proto, const __u8 *b, __u32 l
 	case FT_PROTO_KAFKA:
 		return ft_kafka_response(b, len, size, stream, status);
 	case FT_PROTO_CASSANDRA:
-		return ft_cassandra_response(b, len, stream, status);
+		return ft_cassandra_response(b, len, size, stream, status);
 	case FT_PROTO_DNS:
 		return ft_dns_response(b, len, stream, status);
 	}

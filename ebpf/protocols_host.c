@@ -29,3 +29,8 @@ int ft_host_tls_record(const __u8 *b, __u32 len)
 {
 	return ft_tls_record(b, len);
 }
+
+__u32 ft_host_http2_request_frame(const __u8 *b, __u32 len)
+{
+	return ft_http2_request_frame(b, len);
+}

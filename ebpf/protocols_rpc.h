@@ -63,8 +63,15 @@ static __always_inline int ft_zk_op(const __u8 *b, __u32 len, __u32 off, __u32 e
 		     ft_be32(b, off + 13) == 0xffffffff && ft_zk_path(b, len, off + 17, end);
 	else if (op == FT_ZK_CLOSE_SESSION)
 		ok = end == off + 8;
+	else if (op == 107) /* whoAmI: no body */
+		ok = end == off + 8;
+	else if (op == 102) /* sasl: one buffer */
+		ok = off + 12 <= len && ft_be32(b, off + 8) <= end && off + 12 + ft_be32(b, off + 8) == end;
+	else if (op == 16) /* reconfig: joining servers, a string (or null) first */
+		ok = off + 12 <= len &&
+		     (ft_be32(b, off + 8) == 0xffffffff || (ft_be32(b, off + 8) <= end && off + 12 + ft_be32(b, off + 8) <= end));
 	else
-		ok = op == 16 || op == 102 || op == 107; /* reconfig, sasl, whoAmI */
+		ok = 0;
 	if (ok)
 		*stream = (__u32)xid;
 	return ok;

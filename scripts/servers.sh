@@ -200,6 +200,11 @@ http {
         listen 127.0.0.1:18080; root $N/www; index index.html;
         location = /status404 { return 404; }
     }
+    # HTTP/2 without TLS (h2c, prior knowledge), for the L7 HTTP/2 test
+    server {
+        listen 127.0.0.1:18082 http2; root $N/www; index index.html;
+        location = /status404 { return 404; }
+    }
 }
 EOF
     # ~600 bytes: a realistic small static page for wrk benchmarks of the HTTP check receiver.
@@ -212,7 +217,7 @@ EOF
     nginx_cmd || fail "nginx: start failed" "$N/error.log"
     wait_for 30 "$N/error.log" "nginx: GET http://127.0.0.1:18080/" curl -fsS -m 2 -o /dev/null http://127.0.0.1:18080/
     ours nginx "$N/nginx.pid" "$N/error.log"
-    say "nginx listening on http://127.0.0.1:18080/ (index.html $(wc -c < "$N/www/index.html") bytes, /status404 -> 404)"
+    say "nginx listening on http://127.0.0.1:18080/ and h2c on :18082 (index.html $(wc -c < "$N/www/index.html") bytes, /status404 -> 404)"
 }
 stop_nginx() { stop_pid nginx "$N/nginx.pid" nginx_stop; }
 
@@ -259,7 +264,7 @@ export FERROTEL_SERVERS_DIR=$D
 export FERROTEL_PG_HOST=127.0.0.1 FERROTEL_PG_PORT=15432 FERROTEL_PG_USER=postgres FERROTEL_PG_PASSWORD=$PASS
 export FERROTEL_MYSQL_HOST=127.0.0.1 FERROTEL_MYSQL_PORT=13306 FERROTEL_MYSQL_USER=root FERROTEL_MYSQL_PASSWORD=$PASS
 export FERROTEL_REDIS_HOST=127.0.0.1 FERROTEL_REDIS_PORT=16379
-export FERROTEL_NGINX_URL=http://127.0.0.1:18080/ FERROTEL_NGINX_404_URL=http://127.0.0.1:18080/status404
+export FERROTEL_NGINX_URL=http://127.0.0.1:18080/ FERROTEL_NGINX_404_URL=http://127.0.0.1:18080/status404 FERROTEL_NGINX_H2C_PORT=18082
 export FERROTEL_DNS_SERVER=127.0.0.1:15353 FERROTEL_DNS_NAME=foo.ferrotel-test.example FERROTEL_DNS_ADDR=127.0.0.77
 EOF
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use common::ebpf::{Pipeline, assert_attrs, assert_root, attr};
 use common::{python, servers};
 use ferrotel_integration_tests::procs::{self, Proc, free_port};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 /// rabbitmq-server took 10 to 12 s to listen here (2 cores, shared); the others 3 s at most.
 const START: Duration = Duration::from_secs(90);
@@ -265,6 +266,18 @@ fn rabbitmq_case(p: &Pipeline, server: &Server, id: &str) {
     p.span_named("amqp", server.port, &format!("queue.declare orders_{id}"));
     // guest/guest, in connection.start-ok's response
     no_secret(p, "amqp", server.port, "connection.start-ok", "guest");
+    // the broker's side: it reads each method and answers with a writev whose first iovec is
+    // empty, which the kernel reads past
+    let declare = format!("queue.declare orders_{id}");
+    p.wait("the broker's server span of queue.declare", |r| {
+        ferrotel_integration_tests::otlp_query::spans(r)
+            .into_iter()
+            .find(|(_, s)| {
+                s.kind == SpanKind::Server as i32
+                    && attr(s, "l7.protocol").as_deref() == Some("amqp")
+                    && s.name == declare
+            })
+    });
 }
 
 fn zookeeper_case(p: &Pipeline, server: &Server, id: &str) {

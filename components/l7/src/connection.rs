@@ -1,5 +1,5 @@
 //! What one connection's earlier requests taught, for requests that only refer to it: HTTP/2's
-//! HPACK dynamic table, PostgreSQL's named prepared statements, MySQL's statement ids. Every part
+//! HPACK dynamic table, PostgreSQL's named prepared statements. Every part
 //! is bounded, so a connection costs at most a few hundred KiB whatever its peer sends.
 
 use std::collections::{HashMap, VecDeque};
@@ -14,14 +14,12 @@ pub struct Connection {
     pub(crate) statements: Statements,
 }
 
-/// Prepared statements by their key (PostgreSQL: the statement name; MySQL: the statement id
-/// the server will give it), with their query text as captured.
+/// Prepared statements by their key (PostgreSQL: `pg:` and the statement name), with their query
+/// text as captured.
 #[derive(Default)]
 pub(crate) struct Statements {
     by_key: HashMap<Vec<u8>, Vec<u8>>,
     order: VecDeque<Vec<u8>>,
-    /// MySQL numbers statements per connection, from 1, in the order it prepares them.
-    pub(crate) mysql_prepared: u32,
 }
 
 impl Statements {

@@ -211,7 +211,7 @@ pub fn parse_on(
             return Some(semantics);
         }
         Protocol::Postgres => postgres::parse(request, &mut connection.statements, options)?,
-        Protocol::Mysql => mysql::parse(request, &mut connection.statements, options)?,
+        Protocol::Mysql => mysql::parse(request, options)?,
         Protocol::Http2 => return http2::parse(request, &mut connection.http2, status, options),
         Protocol::Redis => redis::parse(request, options)?,
         Protocol::Mongo => mongo::parse(request, options)?,

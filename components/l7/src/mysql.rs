@@ -1,25 +1,19 @@
-//! MySQL client commands: COM_QUERY, COM_STMT_PREPARE (SQL text) and COM_STMT_EXECUTE, whose
-//! statement id names a statement prepared earlier on the same connection.
+//! MySQL client commands: COM_QUERY, COM_STMT_PREPARE (SQL text) and COM_STMT_EXECUTE.
+//!
+//! An execution names its statement by the id the server gave it in its reply to the prepare,
+//! which this parser never sees (the kernel hands over requests only). The id cannot be inferred
+//! either: MariaDB's counter is per connection thread, and a cached thread carries it over to the
+//! next connection (ids 5 and 6 were seen for a fresh connection's first two prepares). So an
+//! execution is reported as `EXECUTE`, never as a guess.
 
-use crate::connection::Statements;
 use crate::sql::{self, Dialect};
 use crate::{Options, Semantics};
-
-/// A statement id's key among the connection's statements.
-fn key(id: u32) -> [u8; 7] {
-    let [a, b, c, d] = id.to_le_bytes();
-    [b'm', b'y', b':', a, b, c, d]
-}
 
 const COM_QUERY: u8 = 0x03;
 const COM_STMT_PREPARE: u8 = 0x16;
 const COM_STMT_EXECUTE: u8 = 0x17;
 
-pub(crate) fn parse(
-    request: &[u8],
-    statements: &mut Statements,
-    options: &Options,
-) -> Option<Semantics> {
+pub(crate) fn parse(request: &[u8], options: &Options) -> Option<Semantics> {
     let header = request.get(..5)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
     // a command starts a sequence; the payload holds at least the command byte
@@ -39,15 +33,6 @@ pub(crate) fn parse(
             if payload.first() == Some(&0) {
                 return None;
             }
-            if header[4] == COM_STMT_PREPARE {
-                // the server numbers a connection's statements 1, 2, … in the order it is asked
-                // to prepare them, failed ones included (MySQL's and MariaDB's
-                // statement_id_counter, per connection)
-                statements.mysql_prepared = statements.mysql_prepared.wrapping_add(1);
-                if complete {
-                    statements.remember(&key(statements.mysql_prepared), payload);
-                }
-            }
             Some(sql::semantics(
                 "mysql",
                 Dialect::Mysql,
@@ -57,17 +42,7 @@ pub(crate) fn parse(
             ))
         }
         COM_STMT_EXECUTE => {
-            let id = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
-            if let Some(text) = statements.get(&key(id)) {
-                let text = text.to_vec();
-                return Some(sql::semantics(
-                    "mysql",
-                    Dialect::Mysql,
-                    &text,
-                    true,
-                    options,
-                ));
-            }
+            payload.get(..4)?; // the statement id
             let mut s = Semantics {
                 name: "EXECUTE".into(),
                 attributes: Vec::new(),
@@ -84,10 +59,6 @@ pub(crate) fn parse(
 mod tests {
     use super::*;
     use crate::Value;
-
-    fn parse1(request: &[u8], options: &Options) -> Option<Semantics> {
-        parse(request, &mut Statements::default(), options)
-    }
 
     fn packet(command: u8, body: &[u8]) -> Vec<u8> {
         let mut p = ((body.len() + 1) as u32).to_le_bytes()[..3].to_vec();
@@ -110,7 +81,7 @@ mod tests {
             COM_QUERY,
             b"select * from `shop`.`orders` where note = \"it's\" and id = 7",
         );
-        let s = parse1(&p, &Options::default()).unwrap();
+        let s = parse(&p, &Options::default()).unwrap();
         assert_eq!(s.name, "SELECT shop.orders");
         assert_eq!(
             query_text(&s),
@@ -119,7 +90,7 @@ mod tests {
         assert_eq!(s.get("db.system.name"), Some(&Value::Str("mysql".into())));
         // MySQL 8 query attributes: no parameters, one set
         let p = packet(COM_QUERY, b"\0\x01INSERT INTO t VALUES ('a\\'b', 1)");
-        let s = parse1(&p, &Options::default()).unwrap();
+        let s = parse(&p, &Options::default()).unwrap();
         assert_eq!(s.name, "INSERT t");
         assert_eq!(query_text(&s), Some("INSERT INTO t VALUES (?, ?)"));
     }
@@ -127,53 +98,34 @@ mod tests {
     #[test]
     fn prepare_and_execute() {
         let p = packet(COM_STMT_PREPARE, b"DELETE FROM sessions WHERE expires < ?");
-        let s = parse1(&p, &Options::default()).unwrap();
+        let s = parse(&p, &Options::default()).unwrap();
         assert_eq!(s.name, "DELETE sessions");
         let e = packet(COM_STMT_EXECUTE, &[1, 0, 0, 0, 0, 1, 0, 0, 0]);
-        let s = parse1(&e, &Options::default()).unwrap();
+        let s = parse(&e, &Options::default()).unwrap();
         assert_eq!(s.name, "EXECUTE");
         assert_eq!(
             s.get("db.operation.name"),
             Some(&Value::Str("EXECUTE".into()))
         );
-        // on one connection, statement 2 is the second one prepared
-        let mut statements = Statements::default();
-        let o = &Options::default();
-        parse(&p, &mut statements, o).unwrap();
-        let second = packet(COM_STMT_PREPARE, b"SELECT name FROM users WHERE id = ?");
-        parse(&second, &mut statements, o).unwrap();
-        let e2 = packet(COM_STMT_EXECUTE, &[2, 0, 0, 0, 0, 1, 0, 0, 0]);
-        let s = parse(&e2, &mut statements, o).unwrap();
-        assert_eq!(s.name, "SELECT users");
-        assert_eq!(query_text(&s), Some("SELECT name FROM users WHERE id = ?"));
-        assert_eq!(
-            parse(&e, &mut statements, o).unwrap().name,
-            "DELETE sessions"
-        );
-        let e3 = packet(COM_STMT_EXECUTE, &[3, 0, 0, 0, 0, 1, 0, 0, 0]);
-        assert_eq!(parse(&e3, &mut statements, o).unwrap().name, "EXECUTE");
     }
 
     #[test]
     fn truncated_and_foreign() {
         let p = packet(COM_QUERY, b"SELECT id FROM accounts WHERE token = 'abc'");
         for end in 0..=p.len() {
-            if let Some(s) = parse1(&p[..end], &Options::default()) {
+            if let Some(s) = parse(&p[..end], &Options::default()) {
                 assert!(!query_text(&s).unwrap_or("").contains("abc"));
             }
         }
+        assert_eq!(parse(&p[..22], &Options::default()).unwrap().name, "SELECT");
         assert_eq!(
-            parse1(&p[..22], &Options::default()).unwrap().name,
-            "SELECT"
-        );
-        assert_eq!(
-            parse1(&p[..29], &Options::default()).unwrap().name,
+            parse(&p[..29], &Options::default()).unwrap().name,
             "SELECT accounts"
         );
-        assert_eq!(parse1(&packet(0x0e, b""), &Options::default()), None); // COM_PING
+        assert_eq!(parse(&packet(0x0e, b""), &Options::default()), None); // COM_PING
         let mut seq1 = p.clone();
         seq1[3] = 1;
-        assert_eq!(parse1(&seq1, &Options::default()), None);
-        assert_eq!(parse1(&[0, 0, 0, 0, 3], &Options::default()), None);
+        assert_eq!(parse(&seq1, &Options::default()), None);
+        assert_eq!(parse(&[0, 0, 0, 0, 3], &Options::default()), None);
     }
 }

@@ -227,17 +227,18 @@ fn recorded_core_protocol_requests() {
 
     let query = parse(Protocol::Mysql, &recorded("mysql/com_query.bin"), 0, o).unwrap();
     assert_eq!(query.name, "SELECT mysql.user");
-    let mut connection = Connection::default();
     let prepare = recorded("mysql/stmt_prepare.bin");
-    let prepared = parse_on(&mut connection, Protocol::Mysql, &prepare, 0, o).unwrap();
+    let prepared = parse(Protocol::Mysql, &prepare, 0, o).unwrap();
     assert_eq!(prepared.name, "UPDATE mysql.db");
-    let execute = recorded("mysql/stmt_execute.bin");
-    let executed = parse_on(&mut connection, Protocol::Mysql, &execute, 0, o).unwrap();
-    assert_eq!(executed.name, "UPDATE mysql.db");
     assert_eq!(
-        attr(&executed, "db.query.text"),
+        attr(&prepared, "db.query.text"),
         Some("UPDATE mysql.db SET Select_priv = ? WHERE Db = ? AND ? = ?")
     );
+    // an execution names its statement by the server's id, which only the prepare's reply holds
+    let execute = recorded("mysql/stmt_execute.bin");
+    let executed = parse(Protocol::Mysql, &execute, 0, o).unwrap();
+    assert_eq!(executed.name, "EXECUTE");
+    assert_eq!(attr(&executed, "db.query.text"), None);
     assert_eq!(
         parse(Protocol::Mysql, &recorded("mysql/stmt_reset.bin"), 0, o),
         None

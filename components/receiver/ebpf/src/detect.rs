@@ -24,6 +24,7 @@ unsafe extern "C" {
         stream: *mut u64,
     ) -> u32;
     fn ft_host_tls_record(b: *const u8, len: u32) -> i32;
+    fn ft_host_http2_request_frame(b: *const u8, len: u32) -> u32;
     fn ft_host_parse_response(
         proto: u32,
         b: *const u8,
@@ -104,4 +105,12 @@ pub fn tls_record(bytes: &[u8]) -> bool {
     let len = bytes.len().min(DETECT_BYTES) as u32;
     // SAFETY: the C reads at most `len` bytes of `bytes`.
     unsafe { ft_host_tls_record(bytes.as_ptr(), len) != 0 }
+}
+
+/// Where an HTTP/2 request's HEADERS frame starts in a buffer (past a preface and the SETTINGS or
+/// WINDOW_UPDATE frames read with it): the head the kernel sends user space starts there.
+pub fn http2_request_frame(bytes: &[u8]) -> usize {
+    let len = bytes.len().min(DETECT_BYTES) as u32;
+    // SAFETY: the C reads at most `len` bytes of `bytes`.
+    unsafe { ft_host_http2_request_frame(bytes.as_ptr(), len) as usize }
 }

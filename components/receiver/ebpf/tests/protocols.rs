@@ -78,6 +78,30 @@ fn postgres_simple_and_extended_queries() {
     assert_eq!(response(Postgres, b"E\0\0\0\x50SERROR\0"), Some((0, 1)));
 }
 
+/// psycopg 3 `prepare=True`, second execution (strace of a real client against PostgreSQL 15):
+/// Bind of "_pg3_0", Describe portal, Execute, Sync in one sendto.
+const PG_BIND_AGAIN: &[u8] = b"B\0\0\0\x1c\0_pg3_0\0\0\x01\0\x01\0\x01\0\0\0\x02\0\x01\0\x01\0\0\
+D\0\0\0\x06P\0E\0\0\0\x09\0\0\0\0\0S\0\0\0\x04";
+
+#[test]
+fn postgres_bind_of_a_named_statement_on_a_known_socket() {
+    use ferrotel_receiver_ebpf::detect::request_of;
+    assert_eq!(PG_BIND_AGAIN.len(), 51);
+    assert_eq!(request_of(Postgres, PG_BIND_AGAIN), Some(0));
+    // never the first write of a connection: an unknown socket is not taken on a Bind
+    assert_eq!(request(PG_BIND_AGAIN, false, None), None);
+    // a Bind whose length goes past the write, or too short to hold its fields
+    assert_eq!(request_of(Postgres, &PG_BIND_AGAIN[..20]), None);
+    assert_eq!(request_of(Postgres, b"B\0\0\0\x08\0\0\0\0"), None);
+    // Sync, Terminate, Describe or Execute alone start no statement
+    assert_eq!(request_of(Postgres, b"S\0\0\0\x04"), None);
+    assert_eq!(request_of(Postgres, b"X\0\0\0\x04"), None);
+    assert_eq!(request_of(Postgres, &PG_BIND_AGAIN[29..]), None);
+    assert_eq!(request_of(Postgres, &PG_BIND_AGAIN[36..]), None);
+    // what another protocol's socket sees is still not PostgreSQL
+    assert_eq!(request_of(Redis, PG_BIND_AGAIN), None);
+}
+
 #[test]
 fn mysql_commands_and_err_packets() {
     let sql = b"SELECT 1";
@@ -91,6 +115,26 @@ fn mysql_commands_and_err_packets() {
         0x17, 0, 0, 1, 0xff, 0x7a, 0x04, b'#', b'4', b'2', b'S', b'0', b'2',
     ];
     assert_eq!(response(Mysql, &err), Some((0, 1)));
+}
+
+#[test]
+fn mysql_responses_read_header_first() {
+    // mysql-connector-python (strace, MariaDB 10.11): COM_STMT_PREPARE, then its response read
+    // as the 4-byte header alone and the body next; an ERR body the same way
+    let prepare = b"\x22\0\0\0\x16SELECT ? AS my_prepared, 'x' AS y";
+    detects(prepare, Mysql);
+    assert_eq!(response(Mysql, b"\x0c\0\0\x01"), None);
+    let prepare_ok = b"\0\x06\0\0\0\x02\0\x01\0\0\0\0";
+    assert_eq!(response(Mysql, prepare_ok), Some((0, 0)));
+    // COM_STMT_EXECUTE's result set: one column
+    assert_eq!(response(Mysql, b"\x01\0\0\x01"), None);
+    assert_eq!(response(Mysql, b"\x01"), Some((0, 0)));
+    assert_eq!(response(Mysql, b"\x2b\0\0\x01"), None);
+    let err_body = b"\xff\x7a\x04#42S02Table 'no_such_db.t' doesn't exist";
+    assert_eq!(response(Mysql, err_body), Some((0, 1)));
+    // a header alone is not taken for a one-byte-payload packet, and neither is nothing
+    assert_eq!(response(Mysql, b""), None);
+    assert_eq!(response(Mysql, b"\xfb\0\0"), None);
 }
 
 #[test]

@@ -57,7 +57,7 @@ sink_pid=$!
 # "metrics": the metrics alone (every exchange still counted and timed). $3: more of the l7 section.
 write_config() {
     {
-        printf 'receivers:\n  ebpf:\n    l7:\n      payload_size: 1024\n%s' "${3:-}"
+        printf 'receivers:\n  ebpf:\n    l7:\n      payload_size: 1024\n%b' "${3:-}"
         printf 'exporters:\n  otlp:\n    endpoint: 127.0.0.1:14399\n    tls:\n      insecure: true\n'
         printf 'processors:\n  batch:\nservice:\n  pipelines:\n'
         for signal in $1; do

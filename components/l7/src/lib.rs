@@ -75,6 +75,12 @@ impl Protocol {
         })
     }
 
+    /// Whether a request can refer to what its connection set up earlier (named prepared
+    /// statements, HPACK table entries): only these need `parse_on` and a `Connection`.
+    pub fn has_connection_state(self) -> bool {
+        matches!(self, Protocol::Postgres | Protocol::Http2)
+    }
+
     /// From its name (`as_str`), as the ebpf receiver writes it in `l7.protocol`.
     pub fn from_name(name: &str) -> Option<Protocol> {
         (1..=16)

@@ -47,7 +47,7 @@ pub struct Aggregator {
     /// `http.route` values kept per executable (`l7.max_routes_per_service`).
     pub routes: ferrotel_l7::RouteLimit,
     /// What each connection's earlier requests set up, until it closes.
-    connections: HashMap<l7::ConnectionKey, ferrotel_l7::Connection>,
+    connections: foldhash::HashMap<l7::ConnectionKey, ferrotel_l7::Connection>,
     rng: rand::rngs::SmallRng,
 }
 
@@ -111,7 +111,7 @@ impl Aggregator {
             spans_wanted: true,
             records: [0; 3],
             routes: ferrotel_l7::RouteLimit::new(config.l7.max_routes_per_service),
-            connections: HashMap::new(),
+            connections: Default::default(),
             rng: rand::rngs::SmallRng::from_os_rng(),
         }
     }

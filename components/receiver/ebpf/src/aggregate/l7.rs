@@ -107,7 +107,7 @@ impl Aggregator {
         let h = &event.header;
         // a connection's earlier requests explain its later ones only if all of them come here
         let every_exchange = self.config.l7.semconv_metrics || self.config.l7.sampling_ratio >= 1.0;
-        let mut semantics = if every_exchange {
+        let mut semantics = if every_exchange && protocol.has_connection_state() {
             let key = connection_key(h.tgid, &h.tuple);
             if !self.connections.contains_key(&key) && self.connections.len() >= MAX_CONNECTIONS {
                 // a connection whose close went unseen (ring buffer full) must not stay forever

@@ -19,13 +19,6 @@ use ferrotel_integration_tests::procs::{self, Proc, free_addr, http_get, wait_fo
 use ferrotel_integration_tests::recorder::{Recorded, RecorderServer};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-fn port(var: &str, default: u16) -> u16 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn nonce() -> String {
     format!(
         "{:x}",
@@ -167,18 +160,7 @@ fn tcp_connection_bytes_are_counted(p: &Pipeline) {
 
 fn http_exchange_is_a_server_and_a_client_span(p: &Pipeline) {
     let addr = free_addr();
-    let mut server = Proc::spawn("http.server", {
-        let mut c = Command::new("python3");
-        c.args([
-            "-m",
-            "http.server",
-            &addr.port().to_string(),
-            "--bind",
-            "127.0.0.1",
-        ]);
-        c
-    });
-    server.wait_for_port(addr, WAIT);
+    let server = common::ebpf::python_http_server(addr);
     let path = format!("/ebpf-probe-{}", nonce());
     let url = format!("http://{addr}{path}");
     let script = format!(
@@ -292,7 +274,7 @@ fn span_from(
 
 fn postgres_query_through_psql(p: &Pipeline) {
     let marker = format!("ebpf-probe-{}", nonce());
-    let pg = port("FERROTEL_PG_PORT", 15432).to_string();
+    let pg = common::env_port("FERROTEL_PG_PORT", 15432).to_string();
     let sql = format!("select '{marker}' as probe");
     let (pid, out) = run(
         "psql",
@@ -327,7 +309,7 @@ fn postgres_query_through_psql(p: &Pipeline) {
 
 fn redis_command_through_redis_cli(p: &Pipeline) {
     let marker = format!("ebpf-probe-{}", nonce());
-    let redis = port("FERROTEL_REDIS_PORT", 16379).to_string();
+    let redis = common::env_port("FERROTEL_REDIS_PORT", 16379).to_string();
     let (pid, out) = run(
         "redis-cli",
         &["-h", "127.0.0.1", "-p", &redis, "SET", &marker, "1"],
@@ -364,7 +346,7 @@ fn dns_query_to_the_local_resolver(p: &Pipeline) {
     socket
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let resolver = ("127.0.0.1", port("FERROTEL_DNS_PORT", 15353));
+    let resolver = ("127.0.0.1", common::env_port("FERROTEL_DNS_PORT", 15353));
     socket.send_to(&query, resolver).unwrap();
     let mut answer = [0u8; 512];
     let (n, _) = socket

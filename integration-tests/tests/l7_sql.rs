@@ -13,13 +13,6 @@ use ferrotel_integration_tests::otlp_query::get;
 use ferrotel_integration_tests::procs::{venv_python, wait_for};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-fn port(var: &str, default: u16) -> u16 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Runs `script` with the venv's Python; its pid and what it printed.
 fn python(script: &str) -> (u32, String) {
     let child = Command::new(venv_python())
@@ -75,7 +68,7 @@ fn prepared_statements_executed_by_reference_keep_their_query() {
     assert_root();
     let p = Pipeline::start("");
 
-    let pg = port("FERROTEL_PG_PORT", 15432);
+    let pg = common::env_port("FERROTEL_PG_PORT", 15432);
     // prepare=True: a Parse under a name, then a Bind of that name alone for each execution
     let (pid, out) = python(&format!(
         "import psycopg\n\
@@ -94,7 +87,7 @@ fn prepared_statements_executed_by_reference_keep_their_query() {
         );
     }
 
-    let my = port("FERROTEL_MYSQL_PORT", 13306);
+    let my = common::env_port("FERROTEL_MYSQL_PORT", 13306);
     // a prepared cursor: COM_STMT_PREPARE once, then COM_STMT_EXECUTE with the statement's id
     let (pid, out) = python(&format!(
         "import mysql.connector\n\

@@ -10,13 +10,6 @@ use std::process::{Command, Stdio};
 use common::ebpf::{Pipeline, assert_attrs, assert_root, attr};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-fn port(var: &str, default: u16) -> u16 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// `args` as one RESP array of bulk strings.
 fn resp(args: &[&str]) -> String {
     let mut out = format!("*{}\r\n", args.len());
@@ -32,7 +25,7 @@ fn pipelined_redis_and_h2c_requests_are_named() {
     let p = Pipeline::start("");
 
     // three commands in one write: the first names the exchange, values never show
-    let redis = port("FERROTEL_REDIS_PORT", 16379);
+    let redis = common::env_port("FERROTEL_REDIS_PORT", 16379);
     let commands = [
         resp(&["SET", "pipe:user:42", "secret-value-1"]),
         resp(&["INCR", "pipe:counter"]),
@@ -78,7 +71,7 @@ fn pipelined_redis_and_h2c_requests_are_named() {
     p.assert_spans_hide("redis", redis, &["secret-value-1"]);
 
     // h2c: curl sends the preface, SETTINGS and its HEADERS; nginx answers 404
-    let h2c = port("FERROTEL_NGINX_H2C_PORT", 18082);
+    let h2c = common::env_port("FERROTEL_NGINX_H2C_PORT", 18082);
     let url = format!("http://127.0.0.1:{h2c}/orders/12345/items?token=secret");
     let out = Command::new("curl")
         .args(["-s", "--http2-prior-knowledge", "-o", "/dev/null"])

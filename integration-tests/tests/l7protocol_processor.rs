@@ -10,14 +10,7 @@ use std::process::Command;
 
 use common::ebpf::{Pipeline, assert_root};
 use ferrotel_integration_tests::otlp_query::{get, spans};
-use ferrotel_integration_tests::procs::{Proc, free_addr};
-
-fn pg_port() -> u16 {
-    std::env::var("FERROTEL_PG_PORT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15432)
-}
+use ferrotel_integration_tests::procs::free_addr;
 
 #[test]
 fn a_gateway_turns_captured_payloads_into_semantic_spans() {
@@ -26,7 +19,7 @@ fn a_gateway_turns_captured_payloads_into_semantic_spans() {
         "      export_payload: true\n      semantics: false\n",
         Some(("l7protocol", "")),
     );
-    let port = pg_port();
+    let port = common::env_port("FERROTEL_PG_PORT", 15432);
     let out = Command::new("psql")
         .args([
             "-h",
@@ -61,18 +54,7 @@ fn a_gateway_turns_captured_payloads_into_semantic_spans() {
 
     // an HTTP exchange: named by method and templated route
     let addr = free_addr();
-    let mut server = Proc::spawn("http.server", {
-        let mut c = Command::new("python3");
-        c.args([
-            "-m",
-            "http.server",
-            &addr.port().to_string(),
-            "--bind",
-            "127.0.0.1",
-        ]);
-        c
-    });
-    server.wait_for_port(addr, common::ebpf::WAIT);
+    let _server = common::ebpf::python_http_server(addr);
     let script = format!(
         "import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen('http://{addr}/orders/98765?key=secret')\nexcept urllib.error.HTTPError as e:\n    print(e.code)\n"
     );

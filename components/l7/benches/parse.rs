@@ -74,11 +74,8 @@ fn main() {
         "{:<12} {:>9} {:>9} {:>16} {:>12}",
         "protocol", "requests", "parsed", "exchanges/cpu-s", "ns/exchange"
     );
-    for raw in 1..=16 {
-        // DNS questions are read by the receiver itself, not by ferrotel-l7
-        let Some(protocol) = Protocol::from_raw(raw).filter(|&p| p != Protocol::Dns) else {
-            continue;
-        };
+    // DNS questions are read by the receiver itself, not by ferrotel-l7
+    for protocol in Protocol::ALL.into_iter().filter(|&p| p != Protocol::Dns) {
         let mut requests = Vec::new();
         self::requests(&testdata.join(protocol.as_str()), &mut requests);
         if requests.is_empty() {

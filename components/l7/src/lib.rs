@@ -30,49 +30,56 @@ pub use connection::Connection;
 pub use red::{RedMetric, red_metric};
 pub use routes::{DEFAULT_MAX_ROUTES_PER_SERVICE, RouteLimit};
 
-/// The protocols the kernel detects.
+/// The protocols the kernel detects, numbered as its `enum ft_protocol` (ebpf/events.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    Http,
-    Http2,
-    Postgres,
-    Mysql,
-    Redis,
-    Mongo,
-    Memcached,
-    Kafka,
-    Cassandra,
-    Dns,
-    Amqp,
-    Nats,
-    Mqtt,
-    Zookeeper,
-    Clickhouse,
-    Dubbo,
+    Http = 1,
+    Http2 = 2,
+    Postgres = 3,
+    Mysql = 4,
+    Redis = 5,
+    Mongo = 6,
+    Memcached = 7,
+    Kafka = 8,
+    Cassandra = 9,
+    Dns = 10,
+    Amqp = 11,
+    Nats = 12,
+    Mqtt = 13,
+    Zookeeper = 14,
+    Clickhouse = 15,
+    Dubbo = 16,
 }
 
 impl Protocol {
-    /// From the kernel's `enum ft_protocol` (ebpf/events.h).
+    /// Every protocol, in the kernel's order.
+    pub const ALL: [Protocol; 16] = [
+        Protocol::Http,
+        Protocol::Http2,
+        Protocol::Postgres,
+        Protocol::Mysql,
+        Protocol::Redis,
+        Protocol::Mongo,
+        Protocol::Memcached,
+        Protocol::Kafka,
+        Protocol::Cassandra,
+        Protocol::Dns,
+        Protocol::Amqp,
+        Protocol::Nats,
+        Protocol::Mqtt,
+        Protocol::Zookeeper,
+        Protocol::Clickhouse,
+        Protocol::Dubbo,
+    ];
+
+    /// From the kernel's `enum ft_protocol`.
     pub fn from_raw(raw: u32) -> Option<Protocol> {
-        Some(match raw {
-            1 => Protocol::Http,
-            2 => Protocol::Http2,
-            3 => Protocol::Postgres,
-            4 => Protocol::Mysql,
-            5 => Protocol::Redis,
-            6 => Protocol::Mongo,
-            7 => Protocol::Memcached,
-            8 => Protocol::Kafka,
-            9 => Protocol::Cassandra,
-            10 => Protocol::Dns,
-            11 => Protocol::Amqp,
-            12 => Protocol::Nats,
-            13 => Protocol::Mqtt,
-            14 => Protocol::Zookeeper,
-            15 => Protocol::Clickhouse,
-            16 => Protocol::Dubbo,
-            _ => return None,
-        })
+        Protocol::ALL.into_iter().find(|&p| p.raw() == raw)
+    }
+
+    /// The kernel's number for it.
+    pub fn raw(self) -> u32 {
+        self as u32
     }
 
     /// Whether a request can refer to what its connection set up earlier (named prepared
@@ -83,9 +90,7 @@ impl Protocol {
 
     /// From its name (`as_str`), as the ebpf receiver writes it in `l7.protocol`.
     pub fn from_name(name: &str) -> Option<Protocol> {
-        (1..=16)
-            .filter_map(Protocol::from_raw)
-            .find(|p| p.as_str() == name)
+        Protocol::ALL.into_iter().find(|p| p.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {

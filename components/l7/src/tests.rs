@@ -3,19 +3,6 @@
 use super::*;
 use crate::test_support::{attr, head, testdata, xorshift};
 
-const ALL: [Protocol; 10] = [
-    Protocol::Http,
-    Protocol::Http2,
-    Protocol::Postgres,
-    Protocol::Mysql,
-    Protocol::Redis,
-    Protocol::Mongo,
-    Protocol::Memcached,
-    Protocol::Kafka,
-    Protocol::Cassandra,
-    Protocol::Dns,
-];
-
 fn pg_query(q: &[u8]) -> Vec<u8> {
     let mut m = vec![b'Q'];
     m.extend(((q.len() + 5) as u32).to_be_bytes());
@@ -120,7 +107,7 @@ fn arbitrary_and_mutated_bytes_never_panic() {
                 bytes[at] = xorshift(&mut state) as u8;
             }
             let end = (xorshift(&mut state) as usize) % (bytes.len() + 1);
-            for protocol in ALL {
+            for protocol in Protocol::ALL {
                 for options in &options {
                     if let Some(s) = parse(protocol, &bytes[..end], 500, options)
                         && let Some(Value::Str(text)) = s.get("db.query.text")
@@ -134,7 +121,7 @@ fn arbitrary_and_mutated_bytes_never_panic() {
     for _ in 0..5000 {
         let len = (xorshift(&mut state) % 160) as usize;
         let bytes: Vec<u8> = (0..len).map(|_| xorshift(&mut state) as u8).collect();
-        for protocol in ALL {
+        for protocol in Protocol::ALL {
             let _ = parse(protocol, &bytes, 1, &Options::default());
         }
     }
@@ -181,7 +168,7 @@ fn captured_client_requests() {
     );
     for request in [&psql[..], mysql, redis] {
         for end in 0..request.len() {
-            for protocol in ALL {
+            for protocol in Protocol::ALL {
                 let _ = parse(protocol, &request[..end], 0, &Options::default());
             }
         }

@@ -187,6 +187,21 @@ pub fn assert_attrs(span: &Span, expected: &[(&str, &str)]) {
     }
 }
 
+/// Python's http.server on `addr` (404 for every path but `/`), ready when this returns.
+pub fn python_http_server(addr: std::net::SocketAddr) -> ferrotel_integration_tests::procs::Proc {
+    let mut command = std::process::Command::new("python3");
+    command.args([
+        "-m",
+        "http.server",
+        &addr.port().to_string(),
+        "--bind",
+        "127.0.0.1",
+    ]);
+    let mut server = ferrotel_integration_tests::procs::Proc::spawn("http.server", command);
+    server.wait_for_port(addr, WAIT);
+    server
+}
+
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")

@@ -12,6 +12,15 @@ use std::time::Duration;
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The port in environment variable `var` (as `scripts/servers.sh env` exports them), else
+/// `default`, the port servers.sh uses.
+pub fn env_port(var: &str, default: u16) -> u16 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The `service.telemetry` section serving self-metrics on `port`, so that parallel tests never
 /// fight over otelcol's default :8888.
 pub fn telemetry_section(port: u16) -> String {

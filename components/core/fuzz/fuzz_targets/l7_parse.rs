@@ -7,24 +7,6 @@
 use ferrotel_l7::{Options, Protocol, Value, parse};
 use libfuzzer_sys::fuzz_target;
 
-const ALL: [Protocol; 16] = [
-    Protocol::Http,
-    Protocol::Http2,
-    Protocol::Postgres,
-    Protocol::Mysql,
-    Protocol::Redis,
-    Protocol::Mongo,
-    Protocol::Memcached,
-    Protocol::Kafka,
-    Protocol::Cassandra,
-    Protocol::Dns,
-    Protocol::Amqp,
-    Protocol::Nats,
-    Protocol::Mqtt,
-    Protocol::Zookeeper,
-    Protocol::Clickhouse,
-    Protocol::Dubbo,
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, request)) = data.split_first() else {
@@ -34,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         sanitize: pick & 1 == 0,
         max_query_len: usize::from(pick >> 1) * 8,
     };
-    for protocol in ALL {
+    for protocol in Protocol::ALL {
         for status in [0, 1, 200, 503] {
             let Some(semantics) = parse(protocol, request, status, &options) else {
                 continue;

@@ -36,12 +36,7 @@ unsafe extern "C" {
 }
 
 fn raw(protocol: Option<Protocol>) -> u32 {
-    match protocol {
-        None => 0,
-        Some(p) => (1..=16)
-            .find(|&raw| Protocol::from_raw(raw) == Some(p))
-            .unwrap_or(0),
-    }
+    protocol.map_or(0, Protocol::raw)
 }
 
 /// What the kernel makes of a buffer written (client) or read (server) as a request: its

@@ -14,8 +14,8 @@ FUZZ_SECONDS ?= 600
 .PHONY: all build build-deps run run-release setup test fmt fmt-check clippy bench bench-ebpf bench-l7 fuzz reliability servers-start servers-stop
 
 # Real servers the tests talk to on loopback (scripts/servers.sh): the ebpf receiver's tests watch
-# psql, redis-cli and DNS queries reach them; the database receivers scrape them.
-TEST_SERVERS ?= postgres mariadb redis dnsmasq
+# psql, redis-cli, DNS queries and curl (h2c on nginx) reach them; the database receivers scrape them.
+TEST_SERVERS ?= postgres mariadb redis nginx dnsmasq
 
 all: build
 

@@ -115,6 +115,7 @@ struct ft_l7_event {
 #define FT_L7_TLS 1     /* read from a TLS library's plaintext, not from the socket */
 #define FT_L7_NO_SPAN 2 /* for the metrics only: the in-kernel statistics were full */
 #define FT_L7_COUNTED 4 /* a span whose exchange l7_stats counted already: not for the metrics */
+#define FT_L7_STATE_ONLY 8 /* no span: sent for what its reply teaches (a MySQL prepare's statement id) */
 
 /* In-kernel L7 statistics (metrics only, no record per exchange): per process, protocol, role,
  * server address and status; read by user space at each collection. */

@@ -199,12 +199,16 @@ enum ft_io_kind { FT_IO_BUF = 0, FT_IO_IOV = 1, FT_IO_MSG = 2, FT_IO_MMSG = 3 };
 
 /* A request awaiting its response. Its payload, when it will be reported, waits apart in
  * `request_payloads`: most requests need no 4 KiB copy. */
+/* ft_request_meta.sampled */
+#define FT_SAMPLE_SPAN 1  /* sampled for a span */
+#define FT_SAMPLE_STATE 2 /* its reply's first bytes go to user space (a MySQL prepare's id) */
+
 struct ft_request_meta {
 	__u64 start_ns;
 	__u32 proto;
 	__u32 size;
 	__u32 len;
-	__u32 sampled; /* it will be a span: its payload is kept */
+	__u32 sampled; /* FT_SAMPLE_*: it will be a span, or its reply is wanted (its payload is kept) */
 	/* A span's request without l7.export_payload: its first bytes (the request line, the start
 	 * of a query), all user space reads of it. Kept here, not in request_payloads, because a
 	 * 4 KiB map update per sampled request cost more than the rest of the exchange. */

@@ -125,6 +125,8 @@ static __always_inline void complete_exchange(struct ft_sock *s, __u32 tgid, __u
 		/* not counted: the statistics are full, user space counts this one */
 		flags |= counted ? FT_L7_COUNTED : req->sampled ? 0 : FT_L7_NO_SPAN;
 	}
+	if (req->sampled == FT_SAMPLE_STATE)
+		flags |= FT_L7_STATE_ONLY;
 	__u32 zero = 0;
 	struct ft_l7_event *e = bpf_map_lookup_elem(&scratch_l7, &zero);
 	if (!e)
@@ -229,7 +231,11 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 			}
 			buf->meta.start_ns = bpf_ktime_get_ns();
 			buf->meta.proto = proto;
-			buf->meta.sampled = proto != FT_PROTO_DNS && bpf_get_prandom_u32() < span_threshold;
+			buf->meta.sampled =
+				proto != FT_PROTO_DNS && bpf_get_prandom_u32() < span_threshold ? FT_SAMPLE_SPAN : 0;
+			/* user space names a MySQL execution after its prepare, by the id the reply gives */
+			if (proto == FT_PROTO_MYSQL && n > 4 && buf->payload.bytes[4] == FT_MYSQL_COM_STMT_PREPARE)
+				buf->meta.sampled |= FT_SAMPLE_STATE;
 			if (!buf->meta.sampled && !streamed(proto)) {
 				s->request_start_ns = buf->meta.start_ns;
 				s->request_size = size;
@@ -284,7 +290,13 @@ static __always_inline void l7_data(struct ft_sock *s, __u64 key, __u32 tgid, __
 	}
 	if (!req)
 		return;
-	capture(buf, src, size, send_payload && (req->sampled || req->proto == FT_PROTO_DNS));
+	if (send_payload && (req->sampled || req->proto == FT_PROTO_DNS))
+		capture(buf, src, size, 1);
+	else if (req->proto == FT_PROTO_HTTP2)
+		/* the header blocks: the status, gRPC's in the trailers, and the server's HPACK table */
+		capture_upto(buf, src, size, FT_H2_RESPONSE_HEAD);
+	else if (!(req->sampled & FT_SAMPLE_STATE))
+		buf->meta.len = 0; /* else the first bytes, already read, hold the statement id */
 	complete_exchange(s, tgid, fd, &rkey, req, 1, buf, size, status, flags);
 }
 

@@ -29,7 +29,7 @@ static __always_inline __u64 first_buffer(__u32 kind, __u64 buf, __u8 out, __u64
 
 /* Bounds of ft_gather(): the buffers it reads, and where in `dst` a read may start and how long it
  * may be (their sum fits `dst`, FT_MAX_CAPTURE bytes, in a way the verifier can see). */
-#define FT_GATHER_IOVECS 12
+#define FT_GATHER_IOVECS 16
 #define FT_GATHER_HALF (FT_MAX_CAPTURE / 2)
 
 /* Reads up to `want` (at most FT_MAX_CAPTURE) of the bytes a vectored call moved, buffer after
@@ -93,16 +93,11 @@ static __always_inline __u32 clamp_capture(__u64 n)
 	return n;
 }
 
-/* Fills `buf` with the configured capture of the call's bytes (they hold the detection bytes)
- * when the payload will leave the kernel: for a span, and for DNS, whose question name is read
- * in user space. */
-static __always_inline void capture(struct ft_request *buf, const struct ft_src *src, __u64 size, int wanted)
+/* Fills `buf` with up to `limit` (at most FT_MAX_CAPTURE) of the call's first bytes; it holds the
+ * detection bytes already. */
+static __always_inline void capture_upto(struct ft_request *buf, const struct ft_src *src, __u64 size, __u32 limit)
 {
-	if (!wanted) {
-		buf->meta.len = 0;
-		return;
-	}
-	__u32 n = clamp_capture(size);
+	__u32 n = size < limit ? size : limit;
 	if (n > FT_MAX_CAPTURE)
 		return;
 	if (n > buf->meta.len) {
@@ -112,4 +107,15 @@ static __always_inline void capture(struct ft_request *buf, const struct ft_src 
 	} else if (n < buf->meta.len) {
 		buf->meta.len = n;
 	}
+}
+
+/* Fills `buf` with the configured capture of the call's bytes when the payload will leave the
+ * kernel: for a span, and for DNS, whose question name is read in user space. */
+static __always_inline void capture(struct ft_request *buf, const struct ft_src *src, __u64 size, int wanted)
+{
+	if (!wanted) {
+		buf->meta.len = 0;
+		return;
+	}
+	capture_upto(buf, src, size, clamp_capture(size));
 }

@@ -78,6 +78,10 @@ static __always_inline int ft_http1_response(const __u8 *b, __u32 len, __u32 *st
 #define FT_H2_FRAME_HEADER 9
 #define FT_H2_HEADERS 1
 #define FT_H2_MAX_FRAMES 4
+/* A response's first bytes user space reads without payload export: its header blocks, the
+ * trailers of a small gRPC reply (grpcio's first one ends at byte 140) and what they add to the
+ * server's HPACK table. */
+#define FT_H2_RESPONSE_HEAD 256
 
 /* Finds the first HEADERS frame among the first few frames from `off`; returns the offset
  * of its payload (after padding and priority fields) or 0, with its stream id and where its

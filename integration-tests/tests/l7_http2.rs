@@ -3,7 +3,10 @@
 //! unary calls on one channel. Only the first call's header block spells the method out; the
 //! later ones point into the connection's HPACK table, which the receiver rebuilds from the
 //! 128-byte heads it sees (the first block cut among them). Every call's server span must name
-//! it, and so must the client spans, whose writes are many small iovecs (see below).
+//! it, and so must the client spans, whose writes are many small iovecs (see below). Each call's
+//! gRPC status comes from its trailers, read with the server's HPACK table (the receiver rebuilds
+//! it from the 256-byte heads of the replies); a last call to a method the server lacks ends
+//! UNIMPLEMENTED.
 //!
 //! Needs root and grpcio in the project's venv.
 
@@ -55,6 +58,24 @@ fn assert_say_hello(span: &Span, stream: &str) {
     );
     assert_eq!(attr(span, "http.route"), None, "stream {stream}");
     assert_eq!(attr(span, "error.type"), None, "stream {stream}: {span:?}");
+    assert_eq!(
+        attr(span, "rpc.grpc.status_code").as_deref(),
+        Some("0"),
+        "stream {stream}: {span:?}"
+    );
+}
+
+/// The call to the method the server does not have: a failure on both sides.
+fn assert_unimplemented(span: &Span) {
+    assert_eq!(span.name, "helloworld.Greeter/Missing", "{span:?}");
+    assert_attrs(
+        span,
+        &[
+            ("rpc.grpc.status_code", "12"),
+            ("error.type", "UNIMPLEMENTED"),
+        ],
+    );
+    assert_eq!(span.status.as_ref().map(|s| s.code), Some(2), "{span:?}");
 }
 
 #[test]
@@ -75,8 +96,9 @@ fn grpc_calls_on_one_channel_carry_their_method() {
     ];
     python::run("grpcio", args);
 
-    // a span per call on each side, on streams 1, 3, 5, …
+    // a span per call on each side, on streams 1, 3, 5, …; then the missing method's
     let streams: Vec<String> = (0..CALLS).map(|i| (2 * i + 1).to_string()).collect();
+    let missing = (2 * CALLS + 1).to_string();
     let of_stream = |spans: &[Span], id: &String| -> Option<Span> {
         spans
             .iter()
@@ -85,7 +107,12 @@ fn grpc_calls_on_one_channel_carry_their_method() {
     };
     let (clients, servers) = pipeline.wait("a client and a server span for every call", |r| {
         let (clients, servers) = http2_spans(r, port);
-        let all = |spans: &[Span]| streams.iter().all(|id| of_stream(spans, id).is_some());
+        let all = |spans: &[Span]| {
+            streams
+                .iter()
+                .chain([&missing])
+                .all(|id| of_stream(spans, id).is_some())
+        };
         (all(&clients) && all(&servers)).then_some((clients, servers))
     });
     // the server reads each request whole: every call is named, the later ones through the
@@ -110,5 +137,7 @@ fn grpc_calls_on_one_channel_carry_their_method() {
             assert_eq!(attr(&span, "url.path"), None, "{span:?}");
         }
     }
+    assert_unimplemented(&of_stream(&servers, &missing).unwrap());
+    assert_unimplemented(&of_stream(&clients, &missing).unwrap());
     server.assert_running();
 }

@@ -1,7 +1,7 @@
 //! SQL drivers that prepare statements, through the ebpf receiver in its default mode (no
 //! payload leaves the process): PostgreSQL's Bind of a named statement alone still gets its
-//! query's semantics, from the Parse the same connection sent earlier; MySQL's prepare carries
-//! its statement and each COM_STMT_EXECUTE is a span of its own. Real drivers (psycopg 3,
+//! query's semantics, from the Parse the same connection sent earlier; MySQL's executions get
+//! theirs from the prepare whose reply gave the statement id they name. Real drivers (psycopg 3,
 //! mysql-connector-python) against the PostgreSQL and MariaDB of `scripts/servers.sh start`.
 
 mod common;
@@ -88,43 +88,52 @@ fn prepared_statements_executed_by_reference_keep_their_query() {
     }
 
     let my = common::env_port("FERROTEL_MYSQL_PORT", 13306);
-    // a prepared cursor: COM_STMT_PREPARE once, then COM_STMT_EXECUTE with the statement's id
+    // two prepared cursors on one connection: a COM_STMT_PREPARE each, then COM_STMT_EXECUTEs,
+    // alternating, that name their statement only by the id the server gave it
     let (pid, out) = python(&format!(
         "import mysql.connector\n\
          c = mysql.connector.connect(host='127.0.0.1', port={my}, user='root', password='otelpass')\n\
-         cur = c.cursor(prepared=True)\n\
+         a = c.cursor(prepared=True)\n\
+         b = c.cursor(prepared=True)\n\
          for i in range(3):\n\
-         \x20   cur.execute(\"SELECT ? AS my_prepared, 'x' AS y\", (i,))\n\
-         \x20   print(cur.fetchone()[0])\n\
+         \x20   a.execute(\"SELECT ? AS my_prepared, 'x' AS y\", (i,))\n\
+         \x20   print(a.fetchone()[0])\n\
+         \x20   b.execute(\"SELECT ? + 1 AS my_other\", (i,))\n\
+         \x20   print(b.fetchone()[0])\n\
          c.close()\n"
     ));
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"]);
-    // the prepare carries the statement; the executions name theirs by the id the server gave
-    // in its reply, which the receiver does not read (components/l7/src/mysql.rs): they are
-    // reported as EXECUTE, never with a guessed statement
-    let prepares = prepared_spans(&p, "mysql", my, pid, "my_prepared", 1);
-    assert_eq!(prepares[0].name, "SELECT", "{prepares:?}");
     assert_eq!(
-        get(&prepares[0].attributes, "db.query.text").as_deref(),
-        Some("SELECT ? AS my_prepared, ? AS y")
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "1", "2", "2", "3"]
     );
-    let executions = p.wait("three EXECUTE spans", |_| {
-        let spans: Vec<Span> = p
-            .client_spans("mysql", my)
-            .into_iter()
-            .filter(|s| get(&s.attributes, "process.pid") == Some(pid.to_string()))
-            .filter(|s| s.name == "EXECUTE")
-            .collect();
-        (spans.len() >= 3).then_some(spans)
-    });
-    for span in &executions {
-        assert_eq!(
-            get(&span.attributes, "db.system.name").as_deref(),
-            Some("mysql")
-        );
-        assert_eq!(
-            get(&span.attributes, "db.operation.name").as_deref(),
-            Some("EXECUTE")
-        );
+    // the receiver reads each id from the server's reply to the prepare
+    // (components/l7/src/mysql.rs): a prepare and three executions carry each statement
+    for (marker, query) in [
+        ("my_prepared", "SELECT ? AS my_prepared, ? AS y"),
+        ("my_other", "SELECT ? + ? AS my_other"),
+    ] {
+        let spans = prepared_spans(&p, "mysql", my, pid, marker, 4);
+        for span in &spans {
+            assert_eq!(span.name, "SELECT", "{span:?}");
+            assert_eq!(
+                get(&span.attributes, "db.query.text").as_deref(),
+                Some(query),
+                "{span:?}"
+            );
+            assert_eq!(
+                get(&span.attributes, "db.system.name").as_deref(),
+                Some("mysql")
+            );
+        }
     }
+    let unnamed: Vec<Span> = p
+        .client_spans("mysql", my)
+        .into_iter()
+        .filter(|s| get(&s.attributes, "process.pid") == Some(pid.to_string()))
+        .filter(|s| s.name == "EXECUTE")
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "executions without their statement: {unnamed:?}"
+    );
 }

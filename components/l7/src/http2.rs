@@ -7,7 +7,7 @@ mod hpack;
 mod table;
 
 use crate::{Options, Semantics, Value};
-use table::{Fields, Table};
+use table::{BlockKind, Fields, Table};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const FRAME_HEADER: usize = 9;
@@ -26,11 +26,21 @@ const METHODS: &[&str] = &[
 
 /// The request headers the semantics need.
 const WANTED: [&[u8]; 4] = [b":method", b":path", b":scheme", b"content-type"];
+/// The response headers (and trailers) they need.
+const WANTED_BACK: [&[u8]; 2] = [b":status", b"grpc-status"];
 
 /// A connection's HPACK decoding state: its client's dynamic table, and the last stream whose
-/// request was seen, which tells when one went by unseen.
+/// request was seen, which tells when one went by unseen; and the same for its server's blocks.
 #[derive(Default, Debug)]
 pub(crate) struct State {
+    table: Table,
+    last_stream: u32,
+    responses: Responses,
+}
+
+/// The server's side: its table, and the last stream a response block was seen for.
+#[derive(Default, Debug)]
+struct Responses {
     table: Table,
     last_stream: u32,
 }
@@ -53,17 +63,43 @@ impl State {
             let mut alone = Table::default();
             alone.joined_late();
             self.table.lost_block();
-            return alone.decode(&reps, &decoded, missing, false, wanted);
+            return alone.decode(&reps, &decoded, missing, BlockKind::Request, wanted);
         }
         if self.last_stream == 0 && stream > 1 {
             self.table.joined_late();
         } else if self.last_stream != 0 && stream > self.last_stream.saturating_add(2) {
             self.table.lost_block();
         }
-        let trailers = stream == self.last_stream;
+        let kind = if stream == self.last_stream {
+            BlockKind::Trailers
+        } else {
+            BlockKind::Request
+        };
         self.last_stream = stream;
-        self.table
-            .decode(&reps, &decoded, missing, trailers, wanted)
+        self.table.decode(&reps, &decoded, missing, kind, wanted)
+    }
+}
+
+impl Responses {
+    /// A block the server sent on `stream`: its response header fields, or its trailers.
+    fn headers(&mut self, stream: u32, block: &[u8], missing: Option<usize>) -> Option<Fields> {
+        let reps = hpack::representations(block);
+        let decoded = reps.as_ref().and_then(table::decode_literals);
+        let (Some(reps), Some(decoded)) = (reps, decoded) else {
+            self.table.lost_block();
+            return None;
+        };
+        if self.last_stream == 0 && stream > 1 {
+            self.table.joined_late();
+        }
+        let kind = if stream == self.last_stream {
+            BlockKind::Trailers
+        } else {
+            BlockKind::Response
+        };
+        self.last_stream = self.last_stream.max(stream);
+        let wanted = |name: &[u8]| WANTED_BACK.contains(&name);
+        self.table.decode(&reps, &decoded, missing, kind, wanted)
     }
 }
 
@@ -71,14 +107,49 @@ fn u24(b: &[u8]) -> usize {
     (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2])
 }
 
+#[cfg(test)]
 pub(crate) fn parse(
     request: &[u8],
     state: &mut State,
     status: u32,
+    options: &Options,
+) -> Option<Semantics> {
+    parse_exchange(request, &[], state, status, false, options)
+}
+
+/// As `parse`, with the first bytes of the response (empty when not captured): every header
+/// block they hold goes through the server's table, and the status and gRPC status of the
+/// request's stream are read from its own.
+pub(crate) fn parse_exchange(
+    request: &[u8],
+    response: &[u8],
+    state: &mut State,
+    status: u32,
+    server: bool,
     _options: &Options,
 ) -> Option<Semantics> {
+    let mut first: Option<(u32, Option<Fields>)> = None;
+    header_blocks(request, |stream, block, missing| {
+        let fields = state.headers(stream, block, missing);
+        first.get_or_insert((stream, fields));
+    });
+    let (stream, fields) = first?;
+    let mut back = Fields::new();
+    header_blocks(response, |id, block, missing| {
+        let fields = state.responses.headers(id, block, missing);
+        if id == stream {
+            // the trailers' grpc-status comes after the headers' :status
+            back.extend(fields.into_iter().flatten());
+        }
+    });
+    semantics(fields?, status, &back, server)
+}
+
+/// Calls `each` with every header block in `frames` (a connection preface first is skipped), in
+/// order: its stream, the block (joined with its CONTINUATION frames) and, if the capture cut
+/// it, how many of its bytes are missing (`usize::MAX`: unknown).
+fn header_blocks(request: &[u8], mut each: impl FnMut(u32, &[u8], Option<usize>)) {
     let frames = request.strip_prefix(PREFACE).unwrap_or(request);
-    let mut first: Option<Option<Fields>> = None;
     let mut at = 0;
     while let Some(header) = frames.get(at..).and_then(|f| f.get(..FRAME_HEADER)) {
         let (len, kind, flags) = (u24(header), header[3], header[4]);
@@ -117,10 +188,8 @@ pub(crate) fn parse(
         if !end && fragment.len() == block_len {
             at = continuations(frames, at, stream, &mut block, &mut missing);
         }
-        let fields = state.headers(stream, &block, missing);
-        first.get_or_insert(fields);
+        each(stream, &block, missing);
     }
-    semantics(first??, status)
 }
 
 /// Appends the CONTINUATION frames of `stream` from `at` to `block`, and settles `missing`;
@@ -169,7 +238,48 @@ fn grpc_method(path: &str) -> Option<(&str, &str)> {
     (name(service) && name(method)).then_some((service, method))
 }
 
-fn semantics(fields: Fields, status: u32) -> Option<Semantics> {
+/// gRPC's status codes by number (the `error.type` of a failed call).
+const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// Whether a call that ended with `code` failed, by the conventions: any code but OK for the
+/// client; for the server only the codes that say it is at fault.
+fn grpc_failed(code: usize, server: bool) -> bool {
+    code != 0 && (!server || matches!(code, 2 | 4 | 12 | 13 | 14 | 15))
+}
+
+/// A whole decimal header value.
+fn number(fields: &Fields, name: &[u8]) -> Option<u32> {
+    let (value, whole) = field(fields, name)?;
+    let text = std::str::from_utf8(value).ok().filter(|_| whole)?;
+    text.parse().ok().filter(|_| text.len() <= 3)
+}
+
+fn semantics(fields: Fields, status: u32, back: &Fields, server: bool) -> Option<Semantics> {
+    // the kernel reads a status from the static table only: a literal one is read here
+    let status = match status {
+        0 => number(back, b":status")
+            .filter(|s| (100..600).contains(s))
+            .unwrap_or(0),
+        s => s,
+    };
     let whole = |name: &[u8]| field(&fields, name).filter(|(_, w)| *w).map(|(v, _)| v);
     let method = whole(b":method")
         .filter(|m| !m.is_empty() && m.len() <= 32 && m.iter().all(|&c| is_tchar(c)))
@@ -200,9 +310,19 @@ fn semantics(fields: Fields, status: u32) -> Option<Semantics> {
             }
             None => s.name = "grpc".to_string(),
         }
+        let code = number(back, b"grpc-status").map(|c| c as usize);
+        if let Some(code) = code {
+            s.attributes
+                .push(("rpc.grpc.status_code", Value::Int(code as i64)));
+        }
         // a gRPC reply other than HTTP 200 is an error whatever its trailers say
         if status != 0 && status != 200 {
             s.push_str("error.type", status.to_string());
+        } else if let Some(code) = code.filter(|&c| grpc_failed(c, server)) {
+            s.push_str(
+                "error.type",
+                GRPC_CODES.get(code).copied().unwrap_or("_OTHER"),
+            );
         }
     } else {
         if method.is_none() && path.is_none() {

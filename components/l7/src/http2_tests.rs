@@ -342,7 +342,7 @@ fn feed(cut: impl Fn(usize, usize) -> Option<usize>) -> (usize, usize) {
         let reps = hpack::representations(&block[..end]).unwrap();
         let decoded = table::decode_literals(&reps).unwrap();
         let missing = (end < block.len()).then_some(block.len() - end);
-        let got = table.decode(&reps, &decoded, missing, false, |_| true);
+        let got = table.decode(&reps, &decoded, missing, BlockKind::Request, |_| true);
         for (name, value) in &fields {
             if fields.iter().filter(|(n, _)| n == name).count() > 1 {
                 continue;
@@ -380,4 +380,71 @@ fn cut_and_lost_blocks_never_misread() {
     }
     // what is not read is unknown, not guessed; most still is
     assert!(worst > 0.6, "{worst}");
+}
+
+/// The stream of the first HEADERS frame in `write`, if any.
+fn headers_stream(write: &[u8]) -> Option<u32> {
+    let mut stream = None;
+    header_blocks(write, |id, _, _| {
+        stream.get_or_insert(id);
+    });
+    stream
+}
+
+/// testdata/http2/grpcio_calls.hex's requests, each with the reply write that answered it, the
+/// replies cut at `reply_head` bytes, through one connection's state.
+fn grpc_exchanges(reply_head: usize, server: bool) -> Vec<Semantics> {
+    let (calls, replies) = (fixture("grpcio_calls.hex"), fixture("grpcio_replies.hex"));
+    let mut state = State::default();
+    let mut out = Vec::new();
+    for call in &calls {
+        let Some(stream) = headers_stream(call) else {
+            continue;
+        };
+        let reply = replies
+            .iter()
+            .find(|r| headers_stream(r) == Some(stream))
+            .unwrap();
+        let (request, reply) = (
+            &call[..call.len().min(HEAD)],
+            &reply[..reply.len().min(reply_head)],
+        );
+        let o = &Options::default();
+        // the kernel reads :status 200 from the static table (0x88)
+        out.push(parse_exchange(request, reply, &mut state, 200, server, o).unwrap());
+    }
+    out
+}
+
+#[test]
+fn grpc_status_from_the_trailers_through_the_servers_table() {
+    for server in [true, false] {
+        let calls = grpc_exchanges(256, server);
+        assert_eq!(calls.len(), 4);
+        for call in &calls[..3] {
+            assert_say_hello(call);
+            assert_eq!(call.get("rpc.grpc.status_code"), Some(&Value::Int(0)));
+            assert_eq!(call.get("error.type"), None);
+        }
+        // trailers-only: the server has no such method, a failure on either side
+        let missing = &calls[3];
+        assert_eq!(missing.name, "helloworld.Greeter/Missing");
+        assert_eq!(missing.get("rpc.grpc.status_code"), Some(&Value::Int(12)));
+        assert_eq!(attr(missing, "error.type"), Some("UNIMPLEMENTED"));
+    }
+    // the first reply's trailers end past 128 bytes: its literal `grpc-status: 0`, which the
+    // later replies point to, is unseen, and no status is read rather than a wrong one
+    let cut = grpc_exchanges(HEAD, true);
+    for call in &cut[..3] {
+        assert_eq!(call.get("rpc.grpc.status_code"), None, "{call:?}");
+    }
+    assert_eq!(cut[3].get("rpc.grpc.status_code"), Some(&Value::Int(12)));
+}
+
+#[test]
+fn grpc_codes_that_fail_a_server() {
+    // NOT_FOUND is the caller's failure; INTERNAL the server's
+    assert!(!grpc_failed(5, true) && grpc_failed(5, false));
+    assert!(grpc_failed(13, true) && grpc_failed(13, false));
+    assert!(!grpc_failed(0, true) && !grpc_failed(0, false));
 }

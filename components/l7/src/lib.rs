@@ -85,7 +85,7 @@ impl Protocol {
     /// Whether a request can refer to what its connection set up earlier (named prepared
     /// statements, HPACK table entries): only these need `parse_on` and a `Connection`.
     pub fn has_connection_state(self) -> bool {
-        matches!(self, Protocol::Postgres | Protocol::Http2)
+        matches!(self, Protocol::Postgres | Protocol::Http2 | Protocol::Mysql)
     }
 
     /// From its name (`as_str`), as the ebpf receiver writes it in `l7.protocol`.
@@ -207,6 +207,39 @@ pub fn parse_on(
     status: u32,
     options: &Options,
 ) -> Option<Semantics> {
+    let exchange = Exchange {
+        request,
+        response: &[],
+        status,
+        server: false,
+    };
+    parse_exchange(connection, protocol, &exchange, options)
+}
+
+/// One request and what came of it, as the kernel saw them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Exchange<'a> {
+    /// The request's first bytes.
+    pub request: &'a [u8],
+    /// The response's first bytes, when captured (HTTP/2, a MySQL prepare), or empty.
+    pub response: &'a [u8],
+    /// What the kernel parsed of the response (see `parse`).
+    pub status: u32,
+    /// Seen from the server's side (it decides which gRPC codes are the call's failure).
+    pub server: bool,
+}
+
+/// As `parse_on`, with what the response's first bytes add: HTTP/2's status and gRPC's
+/// `rpc.grpc.status_code` (read with the server's HPACK table, so the connection's responses
+/// must all come here, in order), and the id a MySQL server gave a prepared statement, which
+/// later executions of it name.
+pub fn parse_exchange(
+    connection: &mut Connection,
+    protocol: Protocol,
+    exchange: &Exchange,
+    options: &Options,
+) -> Option<Semantics> {
+    let (request, status) = (exchange.request, exchange.status);
     let mut semantics = match protocol {
         Protocol::Http => {
             let mut semantics = http::parse(request)?;
@@ -222,8 +255,15 @@ pub fn parse_on(
             return Some(semantics);
         }
         Protocol::Postgres => postgres::parse(request, &mut connection.statements, options)?,
-        Protocol::Mysql => mysql::parse(request, options)?,
-        Protocol::Http2 => return http2::parse(request, &mut connection.http2, status, options),
+        Protocol::Mysql => {
+            mysql::prepared(request, exchange.response, &mut connection.statements);
+            mysql::parse(request, &connection.statements, options)?
+        }
+        Protocol::Http2 => {
+            let state = &mut connection.http2;
+            let (response, server) = (exchange.response, exchange.server);
+            return http2::parse_exchange(request, response, state, status, server, options);
+        }
         Protocol::Redis => redis::parse(request, options)?,
         Protocol::Mongo => mongo::parse(request, options)?,
         Protocol::Memcached => memcached::parse(request, options)?,

@@ -1,11 +1,13 @@
 //! MySQL client commands: COM_QUERY, COM_STMT_PREPARE (SQL text) and COM_STMT_EXECUTE.
 //!
-//! An execution names its statement by the id the server gave it in its reply to the prepare,
-//! which this parser never sees (the kernel hands over requests only). The id cannot be inferred
-//! either: MariaDB's counter is per connection thread, and a cached thread carries it over to the
-//! next connection (ids 5 and 6 were seen for a fresh connection's first two prepares). So an
-//! execution is reported as `EXECUTE`, never as a guess.
+//! An execution names its statement by the id the server gave it in its reply to the prepare
+//! (COM_STMT_PREPARE_OK), which the kernel hands over with every prepare. The id cannot be
+//! inferred from the requests alone: MariaDB's counter is per connection thread, and a cached
+//! thread carries it over to the next connection (ids 5 and 6 were seen for a fresh connection's
+//! first two prepares). An execution of a statement whose prepare went unseen is reported as
+//! `EXECUTE`, never as a guess.
 
+use crate::connection::Statements;
 use crate::sql::{self, Dialect};
 use crate::{Options, Semantics};
 
@@ -13,7 +15,33 @@ const COM_QUERY: u8 = 0x03;
 const COM_STMT_PREPARE: u8 = 0x16;
 const COM_STMT_EXECUTE: u8 = 0x17;
 
-pub(crate) fn parse(request: &[u8], options: &Options) -> Option<Semantics> {
+/// A prepared statement's key among the connection's statements.
+fn key(id: &[u8]) -> [u8; 6] {
+    [b'm', b'y', id[0], id[1], id[2], id[3]]
+}
+
+/// Remembers the statement a prepare (`request`) made, under the id the server's reply
+/// (`response`, COM_STMT_PREPARE_OK) gave it.
+pub(crate) fn prepared(request: &[u8], response: &[u8], statements: &mut Statements) {
+    if request.get(3..5) != Some(&[0, COM_STMT_PREPARE]) {
+        return;
+    }
+    // the reply's body is 12 bytes: status OK, the id, column and parameter counts, a filler
+    // and warnings; mysql-connector-python reads the packet header alone first, and then the
+    // kernel's first bytes of the reply are the body's
+    let id = match *response {
+        [12, 0, 0, 1, 0, a, b, c, d, ..] => [a, b, c, d],
+        [0, a, b, c, d, _, _, _, _, 0, _, _] => [a, b, c, d],
+        _ => return,
+    };
+    statements.remember(&key(&id), request);
+}
+
+pub(crate) fn parse(
+    request: &[u8],
+    statements: &Statements,
+    options: &Options,
+) -> Option<Semantics> {
     let header = request.get(..5)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
     // a command starts a sequence; the payload holds at least the command byte
@@ -42,7 +70,11 @@ pub(crate) fn parse(request: &[u8], options: &Options) -> Option<Semantics> {
             ))
         }
         COM_STMT_EXECUTE => {
-            payload.get(..4)?; // the statement id
+            let id = payload.get(..4)?;
+            // the prepare's own semantics: an execution runs what it prepared
+            if let Some(prepare) = statements.get(&key(id)) {
+                return parse(prepare, &Statements::default(), options);
+            }
             let mut s = Semantics {
                 name: "EXECUTE".into(),
                 attributes: Vec::new(),
@@ -59,6 +91,10 @@ pub(crate) fn parse(request: &[u8], options: &Options) -> Option<Semantics> {
 mod tests {
     use super::*;
     use crate::Value;
+
+    fn parse(request: &[u8], options: &Options) -> Option<Semantics> {
+        super::parse(request, &Statements::default(), options)
+    }
 
     fn packet(command: u8, body: &[u8]) -> Vec<u8> {
         let mut p = ((body.len() + 1) as u32).to_le_bytes()[..3].to_vec();
@@ -106,6 +142,58 @@ mod tests {
         assert_eq!(
             s.get("db.operation.name"),
             Some(&Value::Str("EXECUTE".into()))
+        );
+    }
+
+    #[test]
+    fn a_reply_read_after_its_header() {
+        // mysql-connector-python 26.10 (pure Python) against MariaDB 10.11, strace'd: the
+        // prepare, its reply's body (read after its 4-byte header: statement id 3, as the
+        // server's cached thread numbers them), and an execution of the statement
+        let prepare = b"\x18\x00\x00\x00\x16SELECT ? AS my_prepared";
+        let body = [0, 3, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0];
+        let execute = [
+            15, 0, 0, 0, 0x17, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0x80, 1,
+        ];
+        let mut statements = Statements::default();
+        prepared(prepare, &body, &mut statements);
+        let s = super::parse(&execute, &statements, &Options::default()).unwrap();
+        assert_eq!(s.name, "SELECT");
+        assert_eq!(query_text(&s), Some("SELECT ? AS my_prepared"));
+        // the header alone teaches nothing
+        let mut statements = Statements::default();
+        prepared(prepare, &[12, 0, 0, 1], &mut statements);
+        let s = super::parse(&execute, &statements, &Options::default()).unwrap();
+        assert_eq!(s.name, "EXECUTE");
+    }
+
+    #[test]
+    fn an_execution_names_the_statement_its_id_was_given_to() {
+        let o = &Options::default();
+        let mut statements = Statements::default();
+        let prepare = packet(COM_STMT_PREPARE, b"SELECT name FROM users WHERE id = ?");
+        // COM_STMT_PREPARE_OK: status, statement id 7, one column, one parameter, warnings
+        let ok = [12, 0, 0, 1, 0, 7, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0];
+        prepared(&prepare, &ok, &mut statements);
+        // an error reply (0xff) names no statement
+        let other = packet(COM_STMT_PREPARE, b"DELETE FROM nowhere");
+        prepared(
+            &other,
+            &[9, 0, 0, 1, 0xff, 0x7a, 4, b'#', b'4'],
+            &mut statements,
+        );
+        let execute = |id: u8| packet(COM_STMT_EXECUTE, &[id, 0, 0, 0, 0, 1, 0, 0, 0]);
+        let s = super::parse(&execute(7), &statements, o).unwrap();
+        assert_eq!(s.name, "SELECT users");
+        assert_eq!(query_text(&s), Some("SELECT name FROM users WHERE id = ?"));
+        let s = super::parse(&execute(0xff), &statements, o).unwrap();
+        assert_eq!(s.name, "EXECUTE");
+        // a reply to a query is no statement either
+        let query = packet(COM_QUERY, b"SELECT 1");
+        prepared(&query, &ok, &mut statements);
+        assert_eq!(
+            super::parse(&execute(7), &statements, o).unwrap().name,
+            "SELECT users"
         );
     }
 

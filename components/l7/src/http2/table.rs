@@ -31,6 +31,15 @@ const REQUEST_PSEUDO: [&[u8]; 5] = [
     b":protocol",
 ];
 
+/// What a header block may hold (RFC 9113 8.3): a request's pseudo-header fields, a response's
+/// `:status`, or none (a trailer section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BlockKind {
+    Request,
+    Response,
+    Trailers,
+}
+
 #[derive(Clone, Debug)]
 enum Slot {
     Known(Box<[u8]>, Box<[u8]>),
@@ -279,16 +288,21 @@ impl Table {
         Some(w)
     }
 
-    /// Whether `fields` can be one request's (or, `trailers`, a trailer section's) header block.
-    fn well_formed(fields: &[Field], trailers: bool) -> bool {
+    /// Whether `fields` can be a header block of this `kind`.
+    fn well_formed(fields: &[Field], kind: BlockKind) -> bool {
+        let pseudo: &[&[u8]] = match kind {
+            BlockKind::Request => &REQUEST_PSEUDO,
+            BlockKind::Response => &[b":status"],
+            BlockKind::Trailers => &[],
+        };
         let (mut regular, mut seen, mut maybe_method) = (false, 0u8, false);
         for f in fields {
             match f.name {
                 Ok(name) if name.first() == Some(&b':') => {
-                    let Some(i) = REQUEST_PSEUDO.iter().position(|&p| p == name) else {
+                    let Some(i) = pseudo.iter().position(|&p| p == name) else {
                         return false;
                     };
-                    if regular || trailers || seen & (1 << i) != 0 {
+                    if regular || seen & (1 << i) != 0 {
                         return false;
                     }
                     seen |= 1 << i;
@@ -303,7 +317,8 @@ impl Table {
                 Err(false) => regular = true,
             }
         }
-        trailers || fields.is_empty() || seen & 1 != 0 || maybe_method
+        // a request names its method; a response's status may be what the capture cut
+        kind != BlockKind::Request || fields.is_empty() || seen & 1 != 0 || maybe_method
     }
 
     /// Reads `block` (`missing`: if the capture cut it, how many of its bytes it missed, or
@@ -314,7 +329,7 @@ impl Table {
         block: &Block,
         dec: &Decoded,
         missing: Option<usize>,
-        trailers: bool,
+        kind: BlockKind,
         wanted: impl Fn(&[u8]) -> bool,
     ) -> Option<Fields> {
         let first = self.walk(block, dec, None);
@@ -324,7 +339,7 @@ impl Table {
         {
             let mut fits = (gap.min..=gap.max).filter(|&u| {
                 self.walk(block, dec, Some(u))
-                    .is_some_and(|w| Self::well_formed(&w.fields, trailers))
+                    .is_some_and(|w| Self::well_formed(&w.fields, kind))
             });
             match (fits.next(), fits.next()) {
                 (Some(u), None) => {

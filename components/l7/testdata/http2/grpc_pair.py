@@ -1,4 +1,5 @@
-"""A grpcio server and client on loopback: the client makes several unary calls on one channel.
+"""A grpcio server and client on loopback: the client makes several unary calls on one channel,
+then one to a method the server does not have (it answers UNIMPLEMENTED).
 
 Usage: grpc_pair.py server PORT  |  grpc_pair.py client PORT N
 """
@@ -31,6 +32,11 @@ def client(port, n):
         for i in range(n):
             print(call(b"world %d" % i, timeout=5), flush=True)
             time.sleep(0.05)
+        missing = channel.unary_unary("/helloworld.Greeter/Missing")
+        try:
+            missing(b"?", timeout=5)
+        except grpc.RpcError as e:
+            print(e.code(), flush=True)
 
 
 if __name__ == "__main__":

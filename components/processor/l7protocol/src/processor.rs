@@ -11,6 +11,8 @@ use ferrotel_l7::{Options, Protocol, RouteLimit, Semantics, Value};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::{Status, status};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
@@ -116,15 +118,7 @@ impl L7ProtocolProcessor {
     /// `None` for a span without a payload; `Some(None)` for one whose request says nothing
     /// this processor can read (an unknown protocol, or bytes no parser accepts).
     fn semantics(&self, span: &Span) -> Option<Option<Semantics>> {
-        let payload = span
-            .attributes
-            .iter()
-            .find(|kv| kv.key == REQUEST_PAYLOAD)
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::BytesValue(b) => Some(b.as_slice()),
-                any_value::Value::StringValue(s) => Some(s.as_bytes()),
-                _ => None,
-            })?;
+        let payload = bytes(&span.attributes, REQUEST_PAYLOAD)?;
         let protocol = string(&span.attributes, "l7.protocol").and_then(Protocol::from_name);
         let status = span
             .attributes
@@ -135,8 +129,30 @@ impl L7ProtocolProcessor {
                 _ => None,
             })
             .unwrap_or(0);
-        Some(protocol.and_then(|p| ferrotel_l7::parse(p, payload, status, &self.options)))
+        // the response's header blocks give gRPC's status when their fields are literals (a
+        // span alone has no connection whose HPACK table the later ones point into)
+        let exchange = ferrotel_l7::Exchange {
+            request: payload,
+            response: bytes(&span.attributes, RESPONSE_PAYLOAD).unwrap_or_default(),
+            status,
+            server: span.kind == SpanKind::Server as i32,
+        };
+        let connection = &mut ferrotel_l7::Connection::default();
+        Some(
+            protocol
+                .and_then(|p| ferrotel_l7::parse_exchange(connection, p, &exchange, &self.options)),
+        )
     }
+}
+
+fn bytes<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a [u8]> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::BytesValue(b) => Some(b.as_slice()),
+            any_value::Value::StringValue(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    })
 }
 
 fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
@@ -150,6 +166,13 @@ fn string<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
 
 /// Names the span and sets each attribute, replacing one of the same key.
 fn apply(span: &mut Span, semantics: Semantics) {
+    // a failure the request's origin could not know (a gRPC status in the trailers)
+    if semantics.get("error.type").is_some() {
+        span.status = Some(Status {
+            code: status::StatusCode::Error as i32,
+            ..Default::default()
+        });
+    }
     span.name = semantics.name;
     for (key, value) in semantics.attributes {
         let value = Some(AnyValue {

@@ -421,3 +421,42 @@ fn semconv_metrics_record_each_exchange_by_method_and_route() {
     // past two routes for curl, `/b` and `/c` lost theirs, and were counted
     assert_eq!(agg.routes.overflowed, 2);
 }
+
+/// A MySQL exchange of the client on port 3306: `request` and the reply's first bytes.
+fn mysql_exchange(request: &[u8], reply: &[u8], flags: u8) -> Record {
+    let Record::L7(mut event) = l7(0) else {
+        unreachable!()
+    };
+    event.header.protocol = Protocol::Mysql.raw();
+    event.header.tuple = tuple(3306);
+    event.header.flags = flags;
+    event.request = request.to_vec();
+    event.response = reply.to_vec();
+    Record::L7(event)
+}
+
+#[test]
+fn a_prepare_sent_for_its_statement_id_alone_names_later_executions() {
+    let config = Config {
+        l7: crate::config::L7Config {
+            sampling_ratio: 0.5,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut agg = aggregator(config);
+    // not sampled for a span: the kernel sent it for its reply (statement id 9)
+    let prepare = b"\x21\x00\x00\x00\x16SELECT id FROM users WHERE a = ?";
+    let reply = [12, 0, 0, 1, 0, 9, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0];
+    agg.observe(mysql_exchange(prepare, &reply, L7_COUNTED | L7_STATE_ONLY));
+    assert!(take_spans(&mut agg).is_empty());
+    let execute = [14, 0, 0, 0, 0x17, 9, 0, 0, 0, 0, 1, 0, 0, 0];
+    agg.observe(mysql_exchange(&execute, b"", L7_COUNTED));
+    let spans = take_spans(&mut agg);
+    let span = &spans[0].scope_spans[0].spans[0];
+    assert_eq!(span.name, "SELECT users");
+    assert_eq!(
+        value(&span.attributes, "db.query.text").as_deref(),
+        Some("Some(StringValue(\"SELECT id FROM users WHERE a = ?\"))")
+    );
+}

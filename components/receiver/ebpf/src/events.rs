@@ -23,6 +23,8 @@ pub const EV_OOM_KILL: u32 = 12;
 pub const L7_TLS: u8 = 1;
 pub const L7_NO_SPAN: u8 = 2;
 pub const L7_COUNTED: u8 = 4;
+/// Not a span: sent for what its reply teaches user space (a MySQL prepare's statement id).
+pub const L7_STATE_ONLY: u8 = 8;
 
 pub const ROLE_CLIENT: u8 = 1;
 pub const ROLE_SERVER: u8 = 2;
@@ -102,7 +104,7 @@ pub struct L7Header {
     pub response_len: u32,
     pub capture_size: u32,
     pub role: u8,
-    /// `L7_TLS`, `L7_NO_SPAN`
+    /// `L7_TLS`, `L7_NO_SPAN`, `L7_COUNTED`, `L7_STATE_ONLY`
     pub flags: u8,
     pub pad: [u8; 2],
     pub tuple: Tuple,

@@ -63,12 +63,14 @@ impl Aggregator {
         // everything when the semconv metrics have the kernel send every exchange
         let semconv = self.config.l7.semconv_metrics && protocol != Protocol::Dns;
         let ratio = self.config.l7.sampling_ratio;
+        // a MySQL prepare comes for its statement id even when not sampled: state, no span
+        let state_only = h.flags & events::L7_STATE_ONLY != 0;
         let wants_span = self.spans_wanted
-            && h.flags & events::L7_NO_SPAN == 0
+            && h.flags & (events::L7_NO_SPAN | events::L7_STATE_ONLY) == 0
             && (ratio >= 1.0
                 || (protocol != Protocol::Dns && !semconv)
                 || rand::Rng::random::<f64>(&mut self.rng) < ratio);
-        let semantics = (self.config.l7.semantics && (wants_span || semconv))
+        let semantics = (self.config.l7.semantics && (wants_span || semconv || state_only))
             .then(|| self.semantics(&process, protocol, &event))
             .flatten();
         if semconv
@@ -105,9 +107,18 @@ impl Aggregator {
             ..Default::default()
         };
         let h = &event.header;
-        // a connection's earlier requests explain its later ones only if all of them come here
+        // a connection's earlier requests explain its later ones only if all of them come here;
+        // MySQL's statement ids come from its prepares, which the kernel always sends
         let every_exchange = self.config.l7.semconv_metrics || self.config.l7.sampling_ratio >= 1.0;
-        let mut semantics = if every_exchange && protocol.has_connection_state() {
+        let exchange = ferrotel_l7::Exchange {
+            request: &event.request,
+            response: &event.response,
+            status: h.status,
+            server: h.role == events::ROLE_SERVER,
+        };
+        let stateful =
+            protocol.has_connection_state() && (every_exchange || protocol == Protocol::Mysql);
+        let mut semantics = if stateful {
             let key = connection_key(h.tgid, &h.tuple);
             if !self.connections.contains_key(&key) && self.connections.len() >= MAX_CONNECTIONS {
                 // a connection whose close went unseen (ring buffer full) must not stay forever
@@ -115,9 +126,10 @@ impl Aggregator {
                 evicted.map(|k| self.connections.remove(&k));
             }
             let connection = self.connections.entry(key).or_default();
-            ferrotel_l7::parse_on(connection, protocol, &event.request, h.status, &options)?
+            ferrotel_l7::parse_exchange(connection, protocol, &exchange, &options)?
         } else {
-            ferrotel_l7::parse(protocol, &event.request, h.status, &options)?
+            let connection = &mut ferrotel_l7::Connection::default();
+            ferrotel_l7::parse_exchange(connection, protocol, &exchange, &options)?
         };
         self.routes.admit(&process.executable_name, &mut semantics);
         Some(semantics)
@@ -225,11 +237,13 @@ impl Aggregator {
             attributes.push(("l7.request.payload", Bytes(&event.request)));
             attributes.push(("l7.response.payload", Bytes(&event.response)));
         }
-        let failed = match protocol {
-            Protocol::Http | Protocol::Http2 => h.status >= 500 || (!server && h.status >= 400),
-            Protocol::Dns => h.status != 0 && h.status != 3,
-            _ => h.status != 0,
-        };
+        // the semantics know failures the kernel's status does not (a gRPC status in trailers)
+        let failed = semantics.is_some_and(|s| s.get("error.type").is_some())
+            || match protocol {
+                Protocol::Http | Protocol::Http2 => h.status >= 500 || (!server && h.status >= 400),
+                Protocol::Dns => h.status != 0 && h.status != 3,
+                _ => h.status != 0,
+            };
         let mut trace_id = [0u8; 16];
         let mut span_id = [0u8; 8];
         self.rng.fill_bytes(&mut trace_id);

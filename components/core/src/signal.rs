@@ -166,6 +166,22 @@ impl Telemetry {
         })
     }
 
+    /// Wraps an export request its caller encoded itself and counted the `items` of as it wrote
+    /// them (the ebpf receiver's spans): nothing from outside, so not walked again.
+    pub fn from_encoded_counted(signal: Signal, bytes: Bytes, items: usize) -> Telemetry {
+        debug_assert_eq!(
+            wire::count_items(&bytes, signal.item_path()).ok(),
+            Some(items)
+        );
+        Telemetry {
+            signal,
+            encoded: Some(bytes),
+            decoded: None,
+            items,
+            context: Context::default(),
+        }
+    }
+
     /// [`Telemetry::from_encoded`] that also enforces `limits` on what the request holds (value
     /// nesting, attributes per element, string length), in the same walk: what a receiver calls on
     /// data from the outside.

@@ -154,7 +154,7 @@ fn is_batch_statement(query: &[u8]) -> bool {
 
 fn set(s: &mut Semantics, key: &'static str, value: &str) {
     match s.attributes.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, v)) => *v = Value::Str(value.into()),
+        Some((_, v)) => *v = Value::Str(value.to_string().into()),
         None => s.push_str(key, value),
     }
 }
@@ -204,7 +204,7 @@ fn batch(frame: &mut Frame, options: &Options) -> Semantics {
         let first = texts.first()?.get(key)?;
         let all = all_seen && texts.iter().all(|t| t.get(key) == Some(first));
         match (all, first) {
-            (true, Value::Str(v)) => Some(v.clone()),
+            (true, Value::Str(v)) => Some(v.to_string()),
             _ => None,
         }
     };
@@ -219,13 +219,14 @@ fn batch(frame: &mut Frame, options: &Options) -> Semantics {
         s.name = op;
     }
     let text = |t: &Semantics| match t.get("db.query.text") {
-        Some(Value::Str(text)) => Some(text.clone()),
+        Some(Value::Str(text)) => Some(text.to_string()),
         _ => None,
     };
     let joined: Vec<String> = texts.iter().filter_map(text).collect();
     if !joined.is_empty() {
         let text = crate::truncate(joined.join("; "), options.max_query_len);
-        s.attributes.insert(1, ("db.query.text", Value::Str(text)));
+        s.attributes
+            .insert(1, ("db.query.text", Value::Str(text.into())));
     }
     if let Some(collection) = collection {
         s.name = format!("{} {collection}", s.name);

@@ -58,7 +58,7 @@ fn packet(operation: &'static str) -> Semantics {
         name: operation.into(),
         attributes: Vec::new(),
     };
-    s.push_str("db.system.name", "clickhouse");
+    s.push_static("db.system.name", "clickhouse");
     s.push_str("db.operation.name", operation);
     s
 }
@@ -92,7 +92,7 @@ fn query(body: &[u8], options: &Options) -> Option<Semantics> {
             name: "clickhouse".into(),
             attributes: Vec::new(),
         };
-        s.push_str("db.system.name", "clickhouse");
+        s.push_static("db.system.name", "clickhouse");
         Some(s)
     };
     match r.string() {

@@ -54,7 +54,7 @@ pub(crate) fn parse(request: &[u8], _options: &Options) -> Option<Semantics> {
         name: String::new(),
         attributes: Vec::new(),
     };
-    semantics.push_str("rpc.system", "apache_dubbo");
+    semantics.push_static("rpc.system", "apache_dubbo");
     match (service, method) {
         (Some(service), Some(method)) => {
             semantics.name = format!("{service}/{method}");

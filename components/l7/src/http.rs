@@ -38,17 +38,18 @@ pub(crate) fn parse(request: &[u8]) -> Option<Semantics> {
         }
     });
 
-    let known = METHODS.contains(&method);
+    let known = METHODS.iter().find(|&&m| m == method).copied();
     let mut semantics = Semantics {
         name: String::new(),
-        attributes: Vec::new(),
+        attributes: Vec::with_capacity(6),
     };
-    semantics.push_str("http.request.method", if known { method } else { "_OTHER" });
-    if !known {
+    semantics.push_static("http.request.method", known.unwrap_or("_OTHER"));
+    if known.is_none() {
         semantics.push_str("http.request.method_original", method);
     }
     // the conventions name a span of an unknown method `HTTP`
-    let mut name = if known { method } else { "HTTP" }.to_string();
+    let mut name = String::with_capacity(target.len() + 8);
+    name.push_str(known.unwrap_or("HTTP"));
     let path = path_of(&target[..path_end.unwrap_or(target.len())]);
     if let Some(path) = path.filter(|_| path_complete) {
         let route = route(path);
@@ -58,9 +59,9 @@ pub(crate) fn parse(request: &[u8]) -> Option<Semantics> {
         semantics.push_str("http.route", route);
     }
     semantics.name = name;
-    semantics.push_str("network.protocol.name", "http");
+    // `network.protocol.name` is left out: the conventions want it only when it is not "http"
     if let Some(version) = version {
-        semantics.push_str("network.protocol.version", version);
+        semantics.push_static("network.protocol.version", version);
     }
     Some(semantics)
 }

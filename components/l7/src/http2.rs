@@ -301,7 +301,7 @@ fn semantics(fields: Fields, status: u32, back: &Fields, server: bool) -> Option
         attributes: Vec::new(),
     };
     if grpc {
-        s.push_str("rpc.system", "grpc");
+        s.push_static("rpc.system", "grpc");
         match path.as_deref().and_then(grpc_method) {
             Some((service, method)) => {
                 s.name = format!("{service}/{method}");
@@ -355,8 +355,8 @@ fn semantics(fields: Fields, status: u32, back: &Fields, server: bool) -> Option
             }
         }
     }
-    s.push_str("network.protocol.name", "http");
-    s.push_str("network.protocol.version", "2");
+    // `network.protocol.name` is left out: the conventions want it only when it is not "http"
+    s.push_static("network.protocol.version", "2");
     Some(s)
 }
 

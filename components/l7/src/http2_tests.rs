@@ -45,7 +45,7 @@ fn assert_say_hello(s: &Semantics) {
     assert_eq!(attr(s, "rpc.system"), Some("grpc"));
     assert_eq!(attr(s, "rpc.service"), Some("helloworld.Greeter"));
     assert_eq!(attr(s, "rpc.method"), Some("SayHello"));
-    assert_eq!(attr(s, "network.protocol.name"), Some("http"));
+    assert_eq!(attr(s, "network.protocol.name"), None);
     assert_eq!(attr(s, "network.protocol.version"), Some("2"));
     assert_eq!(s.get("http.route"), None);
     assert_eq!(s.get("http.response.status_code"), None);

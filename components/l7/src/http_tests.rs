@@ -9,7 +9,7 @@ fn request_line_as_curl_sends_it() {
     assert_eq!(attr(&s, "http.request.method"), Some("GET"));
     assert_eq!(attr(&s, "url.path"), Some("/api/users/12345/orders"));
     assert_eq!(attr(&s, "http.route"), Some("/api/users/{id}/orders"));
-    assert_eq!(attr(&s, "network.protocol.name"), Some("http"));
+    assert_eq!(attr(&s, "network.protocol.name"), None);
     assert_eq!(attr(&s, "network.protocol.version"), Some("1.1"));
     assert!(!format!("{s:?}").contains("s3cr3t"));
     let s = parse(b"POST /login#frag HTTP/1.0\r\n").unwrap();

@@ -248,7 +248,7 @@ pub(crate) fn parse(request: &[u8], _options: &Options) -> Option<Semantics> {
         name: api.to_string(),
         attributes: Vec::new(),
     };
-    semantics.push_str("messaging.system", "kafka");
+    semantics.push_static("messaging.system", "kafka");
     semantics.push_str("messaging.operation.name", api);
     if let Some(kind) = operation_type(api_key) {
         semantics.push_str("messaging.operation.type", kind);

@@ -26,6 +26,8 @@ mod routes;
 mod sql;
 mod zookeeper;
 
+use std::borrow::Cow;
+
 pub use connection::Connection;
 pub use red::{RedMetric, red_metric};
 pub use routes::{DEFAULT_MAX_ROUTES_PER_SERVICE, RouteLimit};
@@ -131,10 +133,10 @@ impl Protocol {
     }
 }
 
-/// An attribute value.
+/// An attribute value. Most are constants (a method, a system name): those are not copied.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    Str(String),
+    Str(Cow<'static, str>),
     Int(i64),
 }
 
@@ -158,7 +160,14 @@ impl Semantics {
     }
 
     pub(crate) fn push_str(&mut self, key: &'static str, value: impl Into<String>) {
-        self.attributes.push((key, Value::Str(value.into())));
+        self.attributes
+            .push((key, Value::Str(Cow::Owned(value.into()))));
+    }
+
+    /// As `push_str`, for a constant: nothing is copied.
+    pub(crate) fn push_static(&mut self, key: &'static str, value: &'static str) {
+        self.attributes
+            .push((key, Value::Str(Cow::Borrowed(value))));
     }
 }
 
@@ -278,7 +287,7 @@ pub fn parse_exchange(
         Protocol::Dns => return None,
     };
     if status == 1 {
-        semantics.push_str("error.type", "_OTHER");
+        semantics.push_static("error.type", "_OTHER");
     }
     Some(semantics)
 }

@@ -46,7 +46,7 @@ fn semantics(op: &str, query: String, options: &Options) -> Semantics {
         name: op.to_string(),
         attributes: Vec::new(),
     };
-    semantics.push_str("db.system.name", "memcached");
+    semantics.push_static("db.system.name", "memcached");
     semantics.push_str("db.operation.name", op);
     semantics.push_str("db.query.text", truncate(query, options.max_query_len));
     semantics

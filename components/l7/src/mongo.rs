@@ -183,7 +183,7 @@ fn unknown() -> Semantics {
         name: "mongodb".into(),
         attributes: Vec::new(),
     };
-    semantics.push_str("db.system.name", "mongodb");
+    semantics.push_static("db.system.name", "mongodb");
     semantics
 }
 
@@ -264,7 +264,7 @@ fn db_semantics(op: &str, collection: Option<&str>, namespace: Option<&str>) -> 
         name,
         attributes: Vec::new(),
     };
-    semantics.push_str("db.system.name", "mongodb");
+    semantics.push_static("db.system.name", "mongodb");
     semantics.push_str("db.operation.name", op);
     if let Some(collection) = collection {
         semantics.push_str("db.collection.name", collection);

@@ -134,7 +134,7 @@ pub(crate) fn parse(request: &[u8], _options: &Options) -> Option<Semantics> {
                 _ => return None,
             };
             let mut s = messaging("mqtt", "connect", None, Destination::default());
-            s.push_str("network.protocol.name", "mqtt");
+            s.push_static("network.protocol.name", "mqtt");
             if let Some(version) = version {
                 s.push_str("network.protocol.version", version);
             }

@@ -79,8 +79,8 @@ pub(crate) fn parse(
                 name: "EXECUTE".into(),
                 attributes: Vec::new(),
             };
-            s.push_str("db.system.name", "mysql");
-            s.push_str("db.operation.name", "EXECUTE");
+            s.push_static("db.system.name", "mysql");
+            s.push_static("db.operation.name", "EXECUTE");
             Some(s)
         }
         _ => None,

@@ -91,7 +91,7 @@ pub fn red_metric(semantics: &Semantics, server: bool) -> Option<RedMetric> {
         .filter(|(key, _)| !(templated && *key == "messaging.destination.name"))
         .map(|(key, value)| {
             let value = match value {
-                Value::Str(s) => s.clone(),
+                Value::Str(s) => s.to_string(),
                 Value::Int(i) => i.to_string(),
             };
             (*key, value)

@@ -130,7 +130,7 @@ pub(crate) fn parse(request: &[u8], options: &Options) -> Option<Semantics> {
         name: op.clone(),
         attributes: Vec::new(),
     };
-    semantics.push_str("db.system.name", "redis");
+    semantics.push_static("db.system.name", "redis");
     semantics.push_str("db.operation.name", op);
     semantics.push_str("db.query.text", truncate(shown, options.max_query_len));
     Some(semantics)

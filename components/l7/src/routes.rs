@@ -36,7 +36,7 @@ impl RouteLimit {
             return;
         };
         let known = self.routes.get(service);
-        if known.is_some_and(|routes| routes.contains(route.as_str())) {
+        if known.is_some_and(|routes| routes.contains(route.as_ref())) {
             return;
         }
         let room = match known {
@@ -44,7 +44,7 @@ impl RouteLimit {
             None => self.routes.len() < MAX_SERVICES,
         };
         if room {
-            let route = route.clone();
+            let route = route.to_string();
             self.routes
                 .entry(service.to_string())
                 .or_default()
@@ -54,7 +54,7 @@ impl RouteLimit {
         self.overflowed += 1;
         semantics.attributes.retain(|(key, _)| *key != "http.route");
         if let Some(Value::Str(method)) = semantics.get("http.request.method") {
-            semantics.name = method.clone();
+            semantics.name = method.to_string();
         }
     }
 }

@@ -381,9 +381,9 @@ pub(crate) fn semantics(
     };
     let mut semantics = Semantics {
         name,
-        attributes: Vec::new(),
+        attributes: Vec::with_capacity(5),
     };
-    semantics.push_str("db.system.name", system);
+    semantics.push_static("db.system.name", system);
     let shown = if options.sanitize {
         sanitize(&query, dialect)
     } else {

@@ -88,7 +88,7 @@ fn semantics(op: &str, path: Option<&str>, options: &Options) -> Semantics {
         name: op.to_string(),
         attributes: Vec::new(),
     };
-    s.push_str("db.system.name", "zookeeper");
+    s.push_static("db.system.name", "zookeeper");
     s.push_str("db.operation.name", op);
     if let Some(path) = path {
         let templated: Vec<String> = path.split('/').map(template).collect();

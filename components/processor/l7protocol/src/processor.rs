@@ -177,7 +177,7 @@ fn apply(span: &mut Span, semantics: Semantics) {
     for (key, value) in semantics.attributes {
         let value = Some(AnyValue {
             value: Some(match value {
-                Value::Str(s) => any_value::Value::StringValue(s),
+                Value::Str(s) => any_value::Value::StringValue(s.into_owned()),
                 Value::Int(i) => any_value::Value::IntValue(i),
             }),
         });

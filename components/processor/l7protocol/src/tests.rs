@@ -159,7 +159,7 @@ async fn a_captured_request_becomes_what_the_receiver_would_have_made_in_process
             let got = attr(span, key).unwrap_or_else(|| panic!("{key} missing: {span:?}"));
             match value {
                 ferrotel_l7::Value::Str(s) => {
-                    assert_eq!(got, &any_value::Value::StringValue(s.clone()))
+                    assert_eq!(got, &any_value::Value::StringValue(s.to_string()))
                 }
                 ferrotel_l7::Value::Int(i) => assert_eq!(got, &any_value::Value::IntValue(*i)),
             }

@@ -400,8 +400,10 @@ impl Aggregator {
     }
 
     /// The spans built so far, as an encoded `ExportTraceServiceRequest`.
-    pub fn take_spans(&mut self) -> Option<bytes::Bytes> {
-        self.spans.take(&self.host)
+    /// The spans since the last call, as one export request, and how many.
+    pub fn take_spans(&mut self) -> Option<(bytes::Bytes, usize)> {
+        let count = self.spans.len();
+        self.spans.take(&self.host).map(|bytes| (bytes, count))
     }
 
     pub fn take_logs(&mut self) -> Vec<ResourceLogs> {

@@ -61,10 +61,13 @@ fn l7(status: u32) -> Record {
 fn take_spans(agg: &mut Aggregator) -> Vec<ResourceSpans> {
     use prost::Message;
     agg.take_spans()
-        .map(|bytes| {
-            ExportTraceServiceRequest::decode(bytes)
+        .map(|(bytes, count)| {
+            let spans = ExportTraceServiceRequest::decode(bytes)
                 .unwrap()
-                .resource_spans
+                .resource_spans;
+            let decoded: usize = spans.iter().map(|rs| rs.scope_spans[0].spans.len()).sum();
+            assert_eq!(decoded, count);
+            spans
         })
         .unwrap_or_default()
 }

@@ -256,11 +256,14 @@ async fn send_spans_and_logs(
         let mut aggregator = aggregator.lock().unwrap();
         (aggregator.take_spans(), aggregator.take_logs())
     };
-    if let Some(spans) = spans {
-        match Telemetry::from_encoded(Signal::Traces, spans) {
-            Ok(data) => deliver(next, metrics, data).await,
-            Err(err) => tracing::error!("ebpf: spans encoded wrongly, dropped: {err}"),
-        }
+    if let Some((spans, count)) = spans {
+        // written here (spans.rs), counted as written: no walk over the bytes to count them
+        deliver(
+            next,
+            metrics,
+            Telemetry::from_encoded_counted(Signal::Traces, spans, count),
+        )
+        .await;
     }
     if !logs.is_empty() {
         let request = ExportLogsServiceRequest {

@@ -21,6 +21,55 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
 }
 
+/// An IP address as text, written without `core::fmt` (two a span showed in the profile).
+pub struct AddrText {
+    buf: [u8; 46],
+    len: usize,
+}
+
+impl AddrText {
+    pub fn new(addr: std::net::IpAddr) -> AddrText {
+        let mut text = AddrText {
+            buf: [0; 46],
+            len: 0,
+        };
+        match addr {
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text.push(b'.');
+                    }
+                    if octet >= 100 {
+                        text.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        text.push(b'0' + octet / 10 % 10);
+                    }
+                    text.push(b'0' + octet % 10);
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                use std::io::Write;
+                let mut cursor = std::io::Cursor::new(&mut text.buf[..]);
+                // 45 bytes hold the longest form (IPv4-mapped with all groups)
+                let _ = write!(cursor, "{v6}");
+                text.len = cursor.position() as usize;
+            }
+        }
+        text
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.buf[self.len] = byte;
+        self.len += 1;
+    }
+
+    pub fn as_str(&self) -> &str {
+        // only ASCII digits, dots, colons and hex letters were written
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
 /// What a span is made of.
 pub struct SpanFields<'a> {
     pub trace_id: [u8; 16],
@@ -44,8 +93,14 @@ struct Pending {
 pub struct SpanWriter {
     by_pid: HashMap<u32, Pending>,
     count: usize,
-    scratch: Vec<u8>,
+    /// Buffers of earlier flushes, emptied: a busy process's grows to megabytes, and growing
+    /// one again each flush cost copies and page faults.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Emptied buffers kept for the next flush, and the largest kept (a burst's is let go).
+const MAX_SPARE: usize = 8;
+const MAX_SPARE_BYTES: usize = 4 << 20;
 
 // field numbers of trace.proto and common.proto
 const LEN: u8 = 2;
@@ -61,7 +116,8 @@ fn varint(buf: &mut Vec<u8>, mut v: u64) {
 }
 
 fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    // 7 bits a byte, without a division: computed for every attribute of every span
+    ((63 - (v | 1).leading_zeros() as usize) * 9 + 73) / 64
 }
 
 fn tag(buf: &mut Vec<u8>, field: u32, wire: u8) {
@@ -102,14 +158,37 @@ fn any_value(buf: &mut Vec<u8>, value: &Value) {
 /// A `KeyValue` as field `field` of its parent.
 fn key_value(buf: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
     let value_len = any_value_len(value);
-    let body =
-        1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(value_len as u64) + value_len;
+    let body = key_value_len(key, value);
     tag(buf, field, LEN);
     varint(buf, body as u64);
     len_field(buf, 1, key.as_bytes());
     tag(buf, 2, LEN);
     varint(buf, value_len as u64);
     any_value(buf, value);
+}
+
+/// The encoded length of a `KeyValue`'s body.
+fn key_value_len(key: &str, value: &Value) -> usize {
+    let value_len = any_value_len(value);
+    1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(value_len as u64) + value_len
+}
+
+/// The encoded length of `span`'s body, as `encode_span` writes it.
+fn span_len(span: &SpanFields) -> usize {
+    let tagged = |len: usize| 1 + varint_len(len as u64) + len;
+    let attributes: usize = span
+        .attributes
+        .iter()
+        .map(|(key, value)| tagged(key_value_len(key, value)))
+        .sum();
+    tagged(16)
+        + tagged(8)
+        + tagged(span.name.len())
+        + 1
+        + varint_len(span.kind as u64)
+        + 2 * 9
+        + attributes
+        + if span.error { 4 } else { 0 }
 }
 
 fn encode_span(buf: &mut Vec<u8>, span: &SpanFields) {
@@ -133,14 +212,19 @@ fn encode_span(buf: &mut Vec<u8>, span: &SpanFields) {
 
 impl SpanWriter {
     pub fn push(&mut self, process: &Arc<ProcessInfo>, span: &SpanFields) {
-        self.scratch.clear();
-        encode_span(&mut self.scratch, span);
+        let spare = &mut self.spare;
         let pending = self.by_pid.entry(process.pid).or_insert_with(|| Pending {
             process: process.clone(),
             // a busy process writes thousands of spans a flush: fewer regrowths of the buffer
-            spans: Vec::with_capacity(16 << 10),
+            spans: spare.pop().unwrap_or_else(|| Vec::with_capacity(16 << 10)),
         });
-        len_field(&mut pending.spans, 2, &self.scratch);
+        // the length first, so that the span is written once, in place
+        let len = span_len(span);
+        tag(&mut pending.spans, 2, LEN);
+        varint(&mut pending.spans, len as u64);
+        let start = pending.spans.len();
+        encode_span(&mut pending.spans, span);
+        debug_assert_eq!(pending.spans.len() - start, len);
         self.count += 1;
     }
 
@@ -177,14 +261,19 @@ impl SpanWriter {
             .collect();
         let total: usize = sizes.iter().map(|&(_, rs)| tagged(rs)).sum();
         let mut out = Vec::with_capacity(total);
-        for ((resource, pending), (scope_spans, resource_spans)) in parts.iter().zip(sizes) {
+        for ((resource, pending), (scope_spans, resource_spans)) in parts.into_iter().zip(sizes) {
             tag(&mut out, 1, LEN);
             varint(&mut out, resource_spans as u64);
-            len_field(&mut out, 1, resource);
+            len_field(&mut out, 1, &resource);
             tag(&mut out, 2, LEN);
             varint(&mut out, scope_spans as u64);
             len_field(&mut out, 1, &scope);
             out.extend_from_slice(&pending.spans);
+            if self.spare.len() < MAX_SPARE && pending.spans.capacity() <= MAX_SPARE_BYTES {
+                let mut spans = pending.spans;
+                spans.clear();
+                self.spare.push(spans);
+            }
         }
         debug_assert_eq!(out.len(), total);
         Some(Bytes::from(out))
@@ -299,8 +388,28 @@ mod tests {
     }
 
     #[test]
+    fn addresses_as_std_writes_them() {
+        let addrs = [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.255.9",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fe80::1ff:fe23:4567:890a",
+            "::ffff:192.168.100.228",
+            "2001:db8:85a3:8d3:1319:8a2e:370:7348",
+        ];
+        for addr in addrs {
+            let ip: std::net::IpAddr = addr.parse().unwrap();
+            assert_eq!(AddrText::new(ip).as_str(), ip.to_string());
+        }
+    }
+
+    #[test]
     fn varint_lengths() {
-        for v in [0u64, 1, 127, 128, 16383, 16384, u32::MAX as u64, u64::MAX] {
+        let powers = (0..64).flat_map(|b| [(1u64 << b) - 1, 1u64 << b]);
+        for v in powers.chain([u32::MAX as u64, u64::MAX]) {
             let mut buf = Vec::new();
             varint(&mut buf, v);
             assert_eq!(buf.len(), varint_len(v), "{v}");

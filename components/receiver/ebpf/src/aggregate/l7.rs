@@ -10,7 +10,7 @@ use crate::events::{self, L7Event, Protocol};
 use crate::metrics::Attributes;
 use crate::names::{dns_question, rcode_name};
 use crate::procinfo::ProcessInfo;
-use crate::spans::SpanFields;
+use crate::spans::{AddrText, SpanFields};
 
 /// Connections whose L7 state (prepared statements, HPACK tables) is kept at once.
 const MAX_CONNECTIONS: usize = 16_384;
@@ -190,7 +190,8 @@ impl Aggregator {
         } else {
             "tcp"
         };
-        let (client_address, server_address) = (client.0.to_string(), server_side.0.to_string());
+        let (client_address, server_address) =
+            (AddrText::new(client.0), AddrText::new(server_side.0));
         let mut attributes = Vec::with_capacity(20);
         attributes.extend([
             ("l7.protocol", Str(protocol.as_str())),
@@ -199,9 +200,9 @@ impl Aggregator {
                 "network.type",
                 Str(if client.0.is_ipv4() { "ipv4" } else { "ipv6" }),
             ),
-            ("client.address", Str(&client_address)),
+            ("client.address", Str(client_address.as_str())),
             ("client.port", Int(i64::from(client.1))),
-            ("server.address", Str(&server_address)),
+            ("server.address", Str(server_address.as_str())),
             ("server.port", Int(i64::from(server_side.1))),
             ("process.pid", Int(i64::from(h.tgid))),
             ("l7.status", Int(i64::from(h.status))),

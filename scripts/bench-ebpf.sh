@@ -10,16 +10,21 @@
 #   kernel's BPF statistics (kernel.bpf_stats_enabled), from one extra run of each, so that the
 #   statistics' own cost (two clock reads per program run) stays out of the req/s figures.
 #
-#   scripts/bench-ebpf.sh [--rounds N] [--duration SECONDS] [--connections N]
+# With --baseline COMMIT, each round also runs the spans configuration on ferrotel as built at that
+# commit (built once per machine, in a worktree under /var/cache/ferrotel/baseline): a regression
+# shows as the difference, measured in the same run.
+#
+#   scripts/bench-ebpf.sh [--rounds N] [--duration SECONDS] [--connections N] [--baseline COMMIT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3 duration=15 connections=50
+rounds=3 duration=15 connections=50 baseline=
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --connections) connections=$2; shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--duration S] [--connections N]" >&2; exit 2 ;;
+        --baseline) baseline=$(git rev-parse --short "$2"); shift 2 ;;
+        *) echo "usage: $0 [--rounds N] [--duration S] [--connections N] [--baseline COMMIT]" >&2; exit 2 ;;
     esac
 done
 [[ $(id -u) == 0 ]] || { echo "bench-ebpf: needs root (it loads the ebpf receiver)" >&2; exit 1; }
@@ -39,6 +44,15 @@ apt_need wrk wrk
 apt_need bpftool bpftool || echo "bench-ebpf: no bpftool: programs are listed by id and tag" >&2
 cargo build --release -q -p ferrotel -p ferrotel-integration-tests --bin ferrotel --bin ferrotel-sink
 bin=${CARGO_TARGET_DIR:-target}/release
+if [[ -n $baseline ]]; then
+    base_dir=/var/cache/ferrotel/baseline/$baseline
+    if [[ ! -x $base_dir/target/release/ferrotel ]]; then
+        echo "bench-ebpf: building the baseline $baseline (release, once per machine)" >&2
+        [[ -d $base_dir/src ]] || git worktree add -f --detach "$base_dir/src" "$baseline" >/dev/null
+        (cd "$base_dir/src" && CARGO_TARGET_DIR=$base_dir/target cargo build --release -q -p ferrotel)
+    fi
+    base_bin=$base_dir/target/release
+fi
 out=${CARGO_TARGET_DIR:-target}/bench
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -158,7 +172,7 @@ run_with() {
     local spans_before
     spans_before=$(sink_spans)
     bpf_stats "${3:-0}"
-    "$bin/ferrotel" --config "$1" >"$work/ferrotel.log" 2>&1 &
+    "${ferrotel_bin:-$bin}/ferrotel" --config "$1" >"$work/ferrotel.log" 2>&1 &
     local pid=$!
     for _ in $(seq 100); do grep -q "ebpf programs attached" "$work/ferrotel.log" && break; sleep 0.1; done
     grep -q "ebpf programs attached" "$work/ferrotel.log" || { cat "$work/ferrotel.log" >&2; exit 1; }
@@ -183,13 +197,17 @@ read -r idle_busy idle_all < <(system_ticks)
 sleep 2
 background=$(system_ticks | awk -v b="$idle_busy" -v a="$idle_all" '{printf "%.0f", ($1 - b) / ($2 - a) * 100}')
 
-base=() spans=() metrics=() unparsed=()
+base=() spans=() metrics=() unparsed=() before=()
 for round in $(seq "$rounds"); do
     base+=("$(run_wrk)")
     spans+=("$(run_with "$work/spans.yaml" "spans-$round")")
     metrics+=("$(run_with "$work/metrics.yaml" "metrics-$round")")
     unparsed+=("$(run_with "$work/unparsed.yaml" "unparsed-$round")")
     echo "bench-ebpf: round $round: without ${base[-1]%% *} req/s, spans+metrics ${spans[-1]%% *} req/s, metrics only ${metrics[-1]%% *} req/s, spans unparsed ${unparsed[-1]%% *} req/s" >&2
+    if [[ -n $baseline ]]; then
+        before+=("$(ferrotel_bin=$base_bin run_with "$work/spans.yaml" "before-$round")")
+        echo "bench-ebpf: round $round: spans+metrics at $baseline ${before[-1]%% *} req/s" >&2
+    fi
 done
 # The statistics add two clock reads to every program run: the rounds above run without them, and
 # one more run of each configuration with them gives the per-program table.
@@ -235,10 +253,11 @@ prog_table() {
     bsys=$(awk -v b="$bbusy" -v s="$bsink" -v n="$btotal" -v hz="$hz" 'BEGIN {printf "%.3f", (b - s) / hz * 1e6 / n}')
     awk -v r="$brps" -v p="$bp99" -v b="$bbusy" -v a="$ball" -v u="$bsys" 'BEGIN {
         printf "| without the receiver | %.0f | %.2f | | | | | | %.0f%% | %.2f | | |\n", r, p, b / a * 100, u }'
-    for name in spans unparsed metrics; do
+    for name in spans unparsed ${baseline:+before} metrics; do
         case $name in
             spans) label="receiver: a span per exchange + metrics"; rows=("${spans[@]}") ;;
             unparsed) label="receiver: the same, spans unparsed (l7.semantics: false)"; rows=("${unparsed[@]}") ;;
+            before) label="receiver: a span per exchange + metrics, ferrotel at $baseline"; rows=("${before[@]}") ;;
             *) label="receiver: metrics only"; rows=("${metrics[@]}") ;;
         esac
         read -r rps p99 total busy all sink ticks rss delivered _ < <(median "${rows[@]}")
@@ -249,13 +268,24 @@ prog_table() {
             printf "| %s | %.0f | %.2f | %.1f%% | %.2f | %.1f%% | %.1f | %.2f | %.0f%% | %.2f | %.2f | %.2f |\n", l, r, p, (b - r) / b * 100, cpu / req * 100000, cpu / d / (r / 10000) * 100, m / 1024, s / n,
                 busy / all * 100, sys, sys - bsys, sys - bsys - t / hz * 1e6 / n }'
     done
-    # parsing's share: ferrotel's CPU per request with and without the in-process semantics
-    read -r srps _ stotal _ _ _ sticks _ < <(median "${spans[@]}")
-    read -r urps _ utotal _ _ _ uticks _ < <(median "${unparsed[@]}")
+    # parsing's share: ferrotel's CPU per request with and without the in-process semantics. Its
+    # CPU per request moves between rounds more than the req/s do: the median of each round's
+    # figure, not the figure of the median round, and every round's shown.
     echo
-    awk -v st="$sticks" -v sn="$stotal" -v ut="$uticks" -v un="$utotal" -v hz="$hz" 'BEGIN {
-        s = st / hz * 1e6 / sn; u = ut / hz * 1e6 / un
-        printf "L7 semantics (parsing each request in ferrotel): ferrotel CPU-µs per request %.2f with, %.2f without: %+.1f%% of the spans row'"'"'s ferrotel CPU\n", s, u, (s - u) / s * 100 }'
+    us_per_request() {
+        printf '%s\n' "$@" | awk -v hz="$hz" '{printf "%.2f\n", $7 / hz * 1e6 / $3}' | sort -n | paste -sd' '
+    }
+    middle() { awk '{print $((NF + 1) / 2)}' <<<"$1"; }
+    s=$(us_per_request "${spans[@]}") u=$(us_per_request "${unparsed[@]}")
+    echo "ferrotel CPU-µs per request, each round (sorted): spans $s; spans unparsed $u"
+    awk -v s="$(middle "$s")" -v u="$(middle "$u")" 'BEGIN {
+        printf "L7 semantics (parsing each request in ferrotel): ferrotel CPU-µs per request %.2f with, %.2f without (medians): %+.1f%%\n", s, u, (s - u) / u * 100 }'
+    if [[ -n $baseline ]]; then
+        b=$(us_per_request "${before[@]}")
+        echo "ferrotel CPU-µs per request, each round (sorted): spans at $baseline $b"
+        awk -v s="$(middle "$s")" -v b="$(middle "$b")" -v c="$baseline" 'BEGIN {
+            printf "The spans row against ferrotel at %s: ferrotel CPU-µs per request %.2f now, %.2f then (medians): %+.1f%%\n", c, s, b, (s - b) / b * 100 }'
+    fi
     echo
     echo "spans at the sink per request: each request is two exchanges (wrk's client side, nginx's server side), so 2.00 means every exchange arrived as a span"
     echo "machine busy: all CPUs' non-idle time (user+nice+system+irq+softirq+steal in /proc/stat) over the wrk run; system CPU-µs per request: that time, less the sink's, per completed request"

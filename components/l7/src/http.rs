@@ -24,9 +24,13 @@ pub(crate) fn parse(request: &[u8]) -> Option<Semantics> {
     if target.iter().any(|&c| c <= b' ' || c == 0x7f) {
         return None;
     }
-    let target = String::from_utf8_lossy(target);
     // the path stops at `?` or `#`; without either, a target the capture cuts may be cut too
-    let path_end = target.find(['?', '#']);
+    let path_end = target.iter().position(|&c| c == b'?' || c == b'#');
+    // ASCII in practice: checked as UTF-8 once, copied only when it is not
+    let target = match std::str::from_utf8(&target[..path_end.unwrap_or(target.len())]) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&target[..path_end.unwrap_or(target.len())]),
+    };
     let path_complete = target_end.is_some() || path_end.is_some();
     let version = target_end.and_then(|end| {
         let after = &rest[end..];
@@ -50,7 +54,7 @@ pub(crate) fn parse(request: &[u8]) -> Option<Semantics> {
     // the conventions name a span of an unknown method `HTTP`
     let mut name = String::with_capacity(target.len() + 8);
     name.push_str(known.unwrap_or("HTTP"));
-    let path = path_of(&target[..path_end.unwrap_or(target.len())]);
+    let path = path_of(&target);
     if let Some(path) = path.filter(|_| path_complete) {
         let route = route(path);
         semantics.push_str("url.path", path);
@@ -99,6 +103,10 @@ fn is_id(segment: &str) -> bool {
     let b = segment.as_bytes();
     if b.is_empty() {
         return false;
+    }
+    // the common case, a short word or number, decided in one pass
+    if b.len() < 16 {
+        return b.iter().all(u8::is_ascii_digit);
     }
     let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
     let uuid = b.len() == 36

@@ -121,7 +121,11 @@ impl Aggregator {
     }
 
     fn process(&mut self, tgid: u32, comm: &[u8]) -> Arc<ProcessInfo> {
-        self.processes.get(tgid, &events::c_str(comm))
+        // the kernel's comm names only a process never seen before: not copied for every event
+        match self.processes.cached(tgid) {
+            Some(process) => process,
+            None => self.processes.get(tgid, &events::c_str(comm)),
+        }
     }
 
     /// Whether the name and cgroup filters let this process be observed: every list set in

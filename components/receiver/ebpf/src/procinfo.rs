@@ -51,6 +51,11 @@ impl ProcessTable {
     }
 
     /// What is known of `pid`, reading /proc on first sight; `comm` names a process already gone.
+    /// The process, if already known.
+    pub fn cached(&self, pid: u32) -> Option<Arc<ProcessInfo>> {
+        self.known.get(&pid).cloned()
+    }
+
     pub fn get(&mut self, pid: u32, comm: &str) -> Arc<ProcessInfo> {
         if let Some(info) = self.known.get(&pid) {
             return info.clone();

@@ -192,7 +192,11 @@ impl Aggregator {
         };
         let (client_address, server_address) =
             (AddrText::new(client.0), AddrText::new(server_side.0));
-        let mut attributes = Vec::with_capacity(20);
+        let question = (protocol == Protocol::Dns)
+            .then(|| dns_question(&event.request))
+            .flatten();
+        // on the stack: a span's attributes are written out before this returns
+        let mut attributes: smallvec::SmallVec<[_; 24]> = smallvec::SmallVec::new();
         attributes.extend([
             ("l7.protocol", Str(protocol.as_str())),
             ("network.transport", Str(transport)),
@@ -227,9 +231,6 @@ impl Aggregator {
                 ));
             }
         }
-        let question = (protocol == Protocol::Dns)
-            .then(|| dns_question(&event.request))
-            .flatten();
         if let Some((name, qtype)) = &question {
             attributes.push(("dns.question.name", Str(name)));
             attributes.push(("dns.question.type", Str(qtype)));

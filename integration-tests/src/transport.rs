@@ -212,29 +212,6 @@ fn rejected_items(signal: Signal, response: &[u8]) -> u64 {
     rejected.unwrap_or(0).max(0) as u64
 }
 
-fn grpc_code_name(code: u32) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    NAMES.get(code as usize).copied().unwrap_or("?")
-}
-
 /// grpc-message is percent-encoded.
 fn percent_decode(value: &str) -> String {
     let bytes = value.as_bytes();
@@ -324,12 +301,18 @@ async fn grpc_outcome(
                 &parts.headers
             };
             (
-                Outcome::Refused(format!("gRPC {}: {message}", grpc_code_name(code))),
+                Outcome::Refused(format!(
+                    "gRPC {}: {message}",
+                    ferrotel_l7::grpc_code_name(code).unwrap_or("?")
+                )),
                 grpc_retry_delay(status_headers),
             )
         }
         _ => (
-            Outcome::Failed(format!("gRPC {}: {message}", grpc_code_name(code))),
+            Outcome::Failed(format!(
+                "gRPC {}: {message}",
+                ferrotel_l7::grpc_code_name(code).unwrap_or("?")
+            )),
             None,
         ),
     }

@@ -45,12 +45,17 @@ struct Responses {
     last_stream: u32,
 }
 
+/// A header block's representations and its literals decoded; none for garbage.
+fn read_block(block: &[u8]) -> Option<(hpack::Block<'_>, table::Decoded)> {
+    let reps = hpack::representations(block)?;
+    let decoded = table::decode_literals(&reps)?;
+    Some((reps, decoded))
+}
+
 impl State {
     /// The header block of `stream` (`missing`: as `Table::decode` takes it).
     fn headers(&mut self, stream: u32, block: &[u8], missing: Option<usize>) -> Option<Fields> {
-        let reps = hpack::representations(block);
-        let decoded = reps.as_ref().and_then(table::decode_literals);
-        let (Some(reps), Some(decoded)) = (reps, decoded) else {
+        let Some((reps, decoded)) = read_block(block) else {
             // garbage where a header block should be: what it added is unknown
             self.table.lost_block();
             self.last_stream = self.last_stream.max(stream);
@@ -83,9 +88,7 @@ impl State {
 impl Responses {
     /// A block the server sent on `stream`: its response header fields, or its trailers.
     fn headers(&mut self, stream: u32, block: &[u8], missing: Option<usize>) -> Option<Fields> {
-        let reps = hpack::representations(block);
-        let decoded = reps.as_ref().and_then(table::decode_literals);
-        let (Some(reps), Some(decoded)) = (reps, decoded) else {
+        let Some((reps, decoded)) = read_block(block) else {
             self.table.lost_block();
             return None;
         };
@@ -238,27 +241,6 @@ fn grpc_method(path: &str) -> Option<(&str, &str)> {
     (name(service) && name(method)).then_some((service, method))
 }
 
-/// gRPC's status codes by number (the `error.type` of a failed call).
-const GRPC_CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
 /// Whether a call that ended with `code` failed, by the conventions: any code but OK for the
 /// client; for the server only the codes that say it is at fault.
 fn grpc_failed(code: usize, server: bool) -> bool {
@@ -321,7 +303,7 @@ fn semantics(fields: Fields, status: u32, back: &Fields, server: bool) -> Option
         } else if let Some(code) = code.filter(|&c| grpc_failed(c, server)) {
             s.push_str(
                 "error.type",
-                GRPC_CODES.get(code).copied().unwrap_or("_OTHER"),
+                crate::grpc_code_name(code as u32).unwrap_or("_OTHER"),
             );
         }
     } else {

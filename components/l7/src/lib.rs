@@ -292,6 +292,32 @@ pub fn parse_exchange(
     Some(semantics)
 }
 
+/// gRPC's status codes by number.
+const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The name of gRPC status `code` (`NOT_FOUND`), if it has one.
+pub fn grpc_code_name(code: u32) -> Option<&'static str> {
+    GRPC_CODES.get(code as usize).copied()
+}
+
 /// `bytes` as text: a multi-byte character cut at the end is dropped, other invalid bytes become
 /// U+FFFD.
 pub(crate) fn text(bytes: &[u8]) -> String {
